@@ -1,0 +1,60 @@
+"""The ``passerelle`` command: a click group whose subcommands are looked up in a registry.
+
+Each entry names the module and attribute of a click command; modules are imported only when
+their command runs, so ``passerelle validate`` does not pay for starting the sandbox's imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+import click
+
+__all__ = ["COMMANDS", "cli", "main"]
+
+# name -> "module:attribute" of a click.Command
+COMMANDS: Mapping[str, str] = {
+    "validate": "engine.cli.validate:validate",
+    "config": "engine.cli.config:config",
+    "graph": "engine.cli.graph:graph",
+    "explain": "engine.cli.explain:explain",
+    "sandbox": "connectors.sandbox.cli:sandbox",
+}
+
+_HELP: Mapping[str, str] = {
+    "validate": "Validate rule packs and customer profiles.",
+    "config": "Inspect a customer profile's effective configuration.",
+    "graph": "Print a pack's state machines as Mermaid.",
+    "explain": "Map one record offline and show which rule set each field.",
+    "sandbox": "Run the offline QuickBooks Online API server.",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup)
+@click.version_option(package_name="passerelle")
+def cli() -> None:
+    """Passerelle: declarative accounting integrations with QuickBooks Online."""
+
+
+def main() -> None:
+    cli()
