@@ -298,7 +298,8 @@ def _v_ref(r: _Reader, b: Mapping[str, Any], p: tuple[PathPart, ...], m: Mods) -
         value=r.src(ref, "value", rp), flow=ref.get("flow"), key=r.src(ref, "key", rp),
         on_missing=ref.get("on_missing", "error"),
         create_when=r.src(create, "when", (*rp, "create")) if create else None,
-        create=_object(r, create["fields"], (*rp, "create", "fields")) if create else None, mods=m,
+        create=_object(r, create["fields"], (*rp, "create", "fields")) if create else None,
+        shape=ref.get("shape", "ref"), field=ref.get("field"), by_loc=r.loc((*rp, "by")), mods=m,
     )
 
 

@@ -114,6 +114,7 @@ _BASE_GLOBALS: Mapping[str, Any] = {
     "__builtins__": {}, **_HELPERS, **{f"_f_{name}": spec.fn for name, spec in FUNCTIONS.items()},
 }
 _counter = itertools.count()
+SOURCES: dict[str, Src] = {}  # compiled code's file name -> the expression's source, to place runtime errors
 
 
 class _Checker(ast.NodeTransformer):
@@ -295,7 +296,9 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
                                                                   ast.Load()))
         for name in used
     ]
-    func_name = f"_expr{next(_counter)}"
+    number = next(_counter)
+    func_name = f"_expr{number}"
+    filename = f"<expr#{number}>"
     func = ast.FunctionDef(
         name=func_name,
         args=ast.arguments(posonlyargs=[], args=[ast.arg("_s")], kwonlyargs=[], kw_defaults=[], defaults=[]),
@@ -304,9 +307,10 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
     module = ast.fix_missing_locations(ast.Module([func], type_ignores=[]))
     namespace: dict[str, Any] = {**_BASE_GLOBALS, **checker.constants}
     try:
-        exec(compile(module, f"<expr {src.loc}>", "exec"), namespace)  # noqa: S102 - checked tree only
+        exec(compile(module, filename, "exec"), namespace)  # noqa: S102 - checked tree only
     except (SyntaxError, ValueError, TypeError) as exc:
         return [RuleError("E404", f"cannot compile expression {src.text!r}: {exc}", src.loc, src.path)]
+    SOURCES[filename] = src
     compiled = CompiledExpr(src, namespace[func_name], frozenset(used), tuple(dict.fromkeys(checker.settings)),
                             tuple(dict.fromkeys(checker.tables)))
     if not used and not checker.tables:

@@ -81,6 +81,9 @@ class RefValue:
     on_missing: str = "error"
     create_when: Src | None = None
     create: ObjectValue | None = None
+    shape: str = "ref"
+    field: str | None = None
+    by_loc: Loc | None = None
     mods: Mods = Mods()
 
 

@@ -219,7 +219,8 @@ def _best_branch(error: ValidationError, doc: Document, path: tuple[PathPart, ..
 
 
 def _branch_accepts_objects(error: ValidationError) -> bool:
-    return not (error.validator == "type" and "object" not in str(error.validator_value))
+    # Only a type mismatch of the branch itself (not of something inside it) rules the branch out.
+    return not (error.validator == "type" and not error.relative_path and "object" not in str(error.validator_value))
 
 
 def _dependent(error: ValidationError, doc: Document) -> Iterator[RuleError]:

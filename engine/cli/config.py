@@ -1,0 +1,55 @@
+"""``passerelle config explain PROFILE``: every effective value and the file:line that set it."""
+
+from __future__ import annotations
+
+
+import click
+
+from engine.build import thaw
+from engine.cli.output import handle_errors
+from engine.pipeline import find_profile, run_pipeline
+
+__all__ = ["config"]
+
+
+@click.group()
+def config() -> None:
+    """Inspect a customer profile's effective configuration."""
+
+
+def _show(value: object) -> str:
+    text = repr(thaw(value)) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@config.command()
+@click.argument("profile")
+@handle_errors
+def explain(profile: str) -> None:
+    """Print each effective setting, table row, secret and connection with where it was set."""
+    loaded = run_pipeline(find_profile(profile))
+    resolved = loaded.resolved
+    pack = resolved.pack
+    who = f"profile {resolved.profile.name} ({resolved.profile.file})" if resolved.profile else "pack alone"
+    click.echo(f"# {who} over pack {pack.meta.name} {pack.meta.version}")
+    click.echo("\nsettings:")
+    for name, eff in sorted(resolved.settings.items()):
+        click.echo(f"  {name} = {_show(eff.value)}    [{eff.layer}] {eff.loc}")
+    click.echo("\ntables:")
+    for name, table in sorted(resolved.tables.items()):
+        click.echo(f"  {name} (on_missing: {table.on_missing}):")
+        for key, row in table.rows.items():
+            layer = resolved.table_layers.get((name, key), "pack")
+            click.echo(f"    {key!r} -> {_show(row.value)}    [{layer}] {row.loc}")
+    click.echo("\nsecrets:")
+    for name in sorted(pack.secrets):
+        env = resolved.secrets.get(name)
+        click.echo(f"  {name}: " + (f"from ${env}" if env else "not provided"))
+    click.echo("\nconnections:")
+    for name, conn in sorted(resolved.connections.items()):
+        click.echo(f"  {name}: {conn.connector}    {conn.loc}")
+    sched = resolved.schedule
+    click.echo("\nschedule:")
+    click.echo(f"  every = {sched.every or 'manual'}; start_date = {sched.start_date or '-'}; "
+               f"suspended_until = {sched.suspended_until or '-'}; enabled = {resolved.enabled}")
+

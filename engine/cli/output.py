@@ -1,0 +1,62 @@
+"""How the CLI reports: compiler-style errors on stderr, exit codes, no tracebacks for user mistakes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import click
+
+from engine.errors import PasserelleError, RuleError, sort_errors
+
+__all__ = ["dumps", "handle_errors", "print_errors"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def print_errors(errors: Iterable[RuleError]) -> int:
+    errors = sort_errors(errors)
+    for error in errors:
+        click.echo(error.format(), err=True)
+    count = sum(1 for e in errors if e.severity == "error")
+    if count:
+        click.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
+    return count
+
+
+def handle_errors(func: F) -> F:
+    """Turn ``PasserelleError`` into printed errors and exit 1; anything else is reported as a bug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PasserelleError as exc:
+            print_errors(exc.errors)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if hasattr(value, "items"):
+        return dict(value.items())
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    """JSON for humans and snapshots: sorted keys kept as written, Decimals exact (as strings)."""
+    return json.dumps(value, default=_default, indent=2, ensure_ascii=False)

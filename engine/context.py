@@ -1,0 +1,130 @@
+"""What a compiled flow needs from the world while it maps one record: reference data (the QBO
+company's accounts, items, customers ...) and the ledger (which source key became which QBO id).
+
+Both are Protocols so the offline ``explain`` command, the tests and the live runtime can each
+pass their own. Evaluation never writes: records to create are returned as ``PendingCreate``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "OMIT", "EvalContext", "Ledger", "NoLedger", "PendingCreate", "PlaceholderReferenceData", "ReferenceData",
+    "StaticReferenceData", "TraceEntry",
+]
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+OMIT: Any = _Omit()  # a value that leaves its field out
+
+
+class ReferenceData(Protocol):
+    def find(self, entity: str, by: str, value: Any) -> Mapping[str, Any] | None:
+        """The record of ``entity`` whose field ``by`` equals ``value``, or None."""
+
+
+class Ledger(Protocol):
+    def target_id(self, flow: str, key: str) -> str | None:
+        """The target id the record ``key`` of ``flow`` was written to, or None."""
+
+    def target_field(self, flow: str, key: str, field: str) -> Any:
+        """A field of the target record ``key`` of ``flow`` was written to, or None."""
+
+
+def _field(record: Mapping[str, Any], by: str) -> Any:
+    value: Any = record
+    for part in by.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+class StaticReferenceData:
+    """Reference data held in memory, indexed per (entity, field) on first use."""
+
+    def __init__(self, records: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
+        self._records = {entity: list(rows) for entity, rows in records.items()}
+        self._index: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
+
+    def find(self, entity: str, by: str, value: Any) -> Mapping[str, Any] | None:
+        key = (entity, by)
+        index = self._index.get(key)
+        if index is None:
+            index = {}
+            for record in self._records.get(entity, ()):
+                found = _field(record, by)
+                if found is not None and record.get("Active", True) is not False:
+                    index.setdefault(str(found), record)
+            self._index[key] = index
+        return index.get(str(value)) if value is not None else None
+
+    def records(self, entity: str) -> list[Mapping[str, Any]]:
+        return list(self._records.get(entity, ()))
+
+
+class PlaceholderReferenceData:
+    """Offline stand-in: every lookup 'finds' a record whose Id names what was looked up."""
+
+    def find(self, entity: str, by: str, value: Any) -> Mapping[str, Any] | None:
+        if value is None:
+            return None
+        label = str(value)
+        return {"Id": f"<{entity} {by}={label}>", "Name": label, "DisplayName": label}
+
+
+@dataclass
+class NoLedger:
+    """Offline stand-in: ledger references become placeholders naming the flow and key."""
+
+    known: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    placeholders: bool = True
+
+    def target_id(self, flow: str, key: str) -> str | None:
+        if (flow, key) in self.known:
+            return self.known[(flow, key)]
+        return f"<{flow} {key}>" if self.placeholders else None
+
+    def target_field(self, flow: str, key: str, field: str) -> Any:
+        return {"value": f"<{field} of {flow} {key}>"} if self.placeholders else None
+
+
+@dataclass(frozen=True)
+class PendingCreate:
+    """A referenced record that does not exist yet and that the plan must create first."""
+
+    entity: str
+    by: str
+    value: str
+    fields: Mapping[str, Any]
+
+    @property
+    def placeholder(self) -> str:
+        return f"$new:{self.entity}:{self.by}={self.value}"
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """Which rule produced a field of a payload."""
+
+    target: str
+    rule: str
+    kind: str
+    detail: str = ""
+
+
+@dataclass
+class EvalContext:
+    """Per-record working state of one evaluation (never shared between records)."""
+
+    refs: ReferenceData
+    ledger: Ledger
+    trace: list[TraceEntry] | None = None
+    pending: dict[tuple[str, str, str], PendingCreate] = field(default_factory=dict)
+    lookups: defaultdict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))

@@ -1,0 +1,113 @@
+"""Evaluate: a compiled flow and one source record to a target payload, purely.
+
+Given the same record, settings, reference data and ledger, the result is always the same; nothing
+is written. Records a payload needs that do not exist yet come back as ``creates``; a record the
+pack skips comes back with its reason; a failing expression comes back as a located error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.compile import CompiledFlow
+from engine.context import EvalContext, Ledger, NoLedger, PendingCreate, PlaceholderReferenceData, ReferenceData, TraceEntry
+from engine.errors import RuleError
+from engine.expressions import EVAL_ERRORS, SOURCES, CompiledExpr, Skip
+from engine.model import Src
+from engine.functions import EvalFailure
+
+__all__ = ["Evaluation", "evaluate"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    flow: str
+    entity: str
+    key: str | None
+    action: str  # "write", "skip", "void", "delete" or "error"
+    payload: Mapping[str, Any] | None = None
+    reason: str | None = None
+    error: RuleError | None = None
+    date: str | None = None
+    creates: tuple[PendingCreate, ...] = ()
+    match: tuple[tuple[str, Any], ...] = ()
+    trace: tuple[TraceEntry, ...] = ()
+
+
+def _error(flow: CompiledFlow, key: str | None, exc: BaseException, where: Any) -> Evaluation:
+    message = exc.args[0] if isinstance(exc, EvalFailure) and exc.args else f"{type(exc).__name__}: {exc}"
+    src = getattr(where, "src", None)
+    loc = src.loc if src is not None else flow.flow.loc
+    text = f" in {src.text!r}" if src is not None else ""
+    error = RuleError("E601", f"flow {flow.name!r}, record {key!r}: {message}{text}", loc,
+                      src.path if src is not None else ())
+    return Evaluation(flow.name, flow.entity, key, "error", error=error)
+
+
+def evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[str, Any], *,
+             refs: ReferenceData | None = None, ledger: Ledger | None = None, now: str = "",
+             state: str | None = None, trace: bool = False) -> Evaluation:
+    """Map one record through a compiled flow."""
+    ctx = EvalContext(refs or PlaceholderReferenceData(), ledger or NoLedger(), [] if trace else None)
+    scope: dict[str, Any] = {"record": record, "settings": settings, "vars": {}, "now": now, "state": state,
+                             "__ctx": ctx}
+    if trace:
+        scope["__tpath"] = ""
+    key: str | None = None
+    stage: Any = flow.key
+    try:
+        raw_key = flow.key(scope)
+        key = None if raw_key is None else str(raw_key)
+        if key is None:
+            raise EvalFailure("the record's key is empty")
+        stage = flow.date
+        date = str(flow.date(scope)) if flow.date is not None and flow.date(scope) is not None else None
+        stage = flow.when
+        if flow.when is not None and not flow.when(scope):
+            reason = flow.skip_reason(scope) if flow.skip_reason else f"filtered out by `when: {flow.when.src.text}`"
+            return Evaluation(flow.name, flow.entity, key, "skip", reason=reason, date=date)
+        for name, value in flow.vars:
+            stage = value
+            if value.when is None or value.when.fn(scope):
+                scope["vars"][name] = value.run(scope)
+        for action, condition in (("void", flow.void_when), ("delete", flow.delete_when)):
+            stage = condition
+            if condition is not None and condition(scope):
+                return Evaluation(flow.name, flow.entity, key, action, date=date)
+        stage = flow.fields
+        payload = flow.fields.run(scope)
+        match = _match(flow.match, scope, payload)
+    except Skip as skip:
+        return Evaluation(flow.name, flow.entity, key, "skip", reason=skip.reason)
+    except EVAL_ERRORS as exc:
+        return _error(flow, key, exc, _culprit(stage, exc))
+    return Evaluation(flow.name, flow.entity, key, "write", payload=payload, date=date,
+                      creates=tuple(ctx.pending.values()), match=match, trace=tuple(ctx.trace or ()))
+
+
+def _match(match: tuple[tuple[str, CompiledExpr], ...], scope: dict[str, Any], payload: Any
+           ) -> tuple[tuple[str, Any], ...]:
+    if not match:
+        return ()
+    local = dict(scope)
+    local["payload"] = payload
+    return tuple((field, expr(local)) for field, expr in match)
+
+
+def _culprit(stage: Any, exc: BaseException) -> Any:
+    """What failed: the innermost compiled expression in the traceback, else the current stage."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        src = SOURCES.get(tb.tb_frame.f_code.co_filename)
+        if src is not None:
+            found = src
+        tb = tb.tb_next
+    return _Found(found) if found is not None else stage
+
+
+@dataclass(frozen=True)
+class _Found:
+    src: Src
