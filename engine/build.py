@@ -17,9 +17,35 @@ from typing import Any
 
 from engine.errors import Loc, PasserelleError, PathPart, RuleError
 from engine.model import (
-    Check, Child, ConstValue, EachValue, Endpoint, ExprValue, Flow, ListValue, LookupValue, Machine, Mods,
-    ObjectValue, Operations, PackMeta, Profile, RefValue, Row, RulePack, Schedule, Setting, Src, State, Table,
-    TableChange, TemplateValue, Transition, Trigger, Unique, ValueSpec,
+    Check,
+    Child,
+    ConstValue,
+    EachValue,
+    Endpoint,
+    ExprValue,
+    Flow,
+    ListValue,
+    LookupValue,
+    Machine,
+    Mods,
+    ObjectValue,
+    Operations,
+    PackMeta,
+    Profile,
+    RefValue,
+    Row,
+    RulePack,
+    Schedule,
+    Setting,
+    Src,
+    State,
+    Table,
+    TableChange,
+    TemplateValue,
+    Transition,
+    Trigger,
+    Unique,
+    ValueSpec,
 )
 from engine.model import Connection as ConnectionModel
 from engine.source import Document, load_file
@@ -303,8 +329,8 @@ def _v_ref(r: _Reader, b: Mapping[str, Any], p: tuple[PathPart, ...], m: Mods) -
     )
 
 
-def _object(r: _Reader, fields: Mapping[str, Any], p: tuple[PathPart, ...], m: Mods = Mods()) -> ObjectValue:
-    return ObjectValue(tuple((k, value_spec(r, v, (*p, k))) for k, v in fields.items()), r.loc(p), p, m)
+def _object(r: _Reader, fields: Mapping[str, Any], p: tuple[PathPart, ...], m: Mods | None = None) -> ObjectValue:
+    return ObjectValue(tuple((k, value_spec(r, v, (*p, k))) for k, v in fields.items()), r.loc(p), p, m or Mods())
 
 
 def _v_object(r: _Reader, b: Mapping[str, Any], p: tuple[PathPart, ...], m: Mods) -> ValueSpec:

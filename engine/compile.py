@@ -19,15 +19,27 @@ from engine.expressions import CompiledExpr, ExprEnv, Skip, compile_expr
 from engine.functions import EvalFailure, date, round_money, to_decimal
 from engine.machines import CompiledMachine, compile_machine
 from engine.model import (
-    Check, ConstValue, EachValue, ExprValue, Flow, ListValue, LookupValue, Mods, ObjectValue, RefValue, Src, Table,
-    TemplateValue, ValueSpec,
+    Check,
+    ConstValue,
+    EachValue,
+    ExprValue,
+    Flow,
+    ListValue,
+    LookupValue,
+    Mods,
+    ObjectValue,
+    RefValue,
+    Src,
+    Table,
+    TemplateValue,
+    ValueSpec,
 )
 from engine.resolve import ResolvedPack
 from engine.templates import CompiledTemplate, compile_template
 
 __all__ = ["CompiledCheck", "CompiledFlow", "CompiledPack", "CompiledValue", "compile_pack"]
 
-Run = Callable[[dict[str, Any]], Any]
+Run = Callable[[Any], Any]  # scope dict -> value
 FLOW_NAMES = frozenset({"record", "settings", "vars", "now", "state"})
 SETTINGS_ONLY = frozenset({"settings"})
 

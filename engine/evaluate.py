@@ -12,11 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.compile import CompiledFlow
-from engine.context import EvalContext, Ledger, NoLedger, PendingCreate, PlaceholderReferenceData, ReferenceData, TraceEntry
+from engine.context import (
+    EvalContext,
+    Ledger,
+    NoLedger,
+    PendingCreate,
+    PlaceholderReferenceData,
+    ReferenceData,
+    TraceEntry,
+)
 from engine.errors import RuleError
 from engine.expressions import EVAL_ERRORS, SOURCES, CompiledExpr, Skip
-from engine.model import Src
 from engine.functions import EvalFailure
+from engine.model import Src
 
 __all__ = ["Evaluation", "evaluate"]
 

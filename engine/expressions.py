@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any
@@ -97,7 +97,7 @@ def _mul(a: Any, b: Any) -> Any:
 
 
 def _pow(a: Any, b: Any) -> Any:
-    if isinstance(b, (int, Decimal)) and abs(b) > MAX_POWER:
+    if isinstance(b, (int, Decimal)) and abs(b) > MAX_POWER:  # type: ignore[operator]
         raise EvalFailure(f"exponent {b} is larger than {MAX_POWER}")
     return a**b
 
@@ -302,12 +302,12 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
     func = ast.FunctionDef(
         name=func_name,
         args=ast.arguments(posonlyargs=[], args=[ast.arg("_s")], kwonlyargs=[], kw_defaults=[], defaults=[]),
-        body=[*loads, ast.Return(body)], decorator_list=[], returns=None, type_params=[],
+        body=[*loads, ast.Return(body)], decorator_list=[], returns=None,
     )
     module = ast.fix_missing_locations(ast.Module([func], type_ignores=[]))
     namespace: dict[str, Any] = {**_BASE_GLOBALS, **checker.constants}
     try:
-        exec(compile(module, filename, "exec"), namespace)  # noqa: S102 - checked tree only
+        exec(compile(module, filename, "exec"), namespace)
     except (SyntaxError, ValueError, TypeError) as exc:
         return [RuleError("E404", f"cannot compile expression {src.text!r}: {exc}", src.loc, src.path)]
     SOURCES[filename] = src
@@ -319,7 +319,7 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
             compiled({})
         except EvalFailure as exc:
             return [RuleError("E405", f"{exc} in expression {src.text!r}", src.loc, src.path)]
-        except Exception:  # noqa: BLE001 - other runtime errors surface per record, with their location
+        except Exception:
             pass
     return compiled
 
@@ -343,7 +343,7 @@ def evaluation_error(expr: CompiledExpr, exc: Exception, context: str = "") -> R
     return RuleError("E601", f"evaluating {expr.src.text!r}: {message}{suffix}", expr.src.loc, expr.src.path)
 
 
-EVAL_ERRORS: Sequence[type[BaseException]] = (
+EVAL_ERRORS: tuple[type[BaseException], ...] = (
     EvalFailure, TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError, RecursionError,
 )
 

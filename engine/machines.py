@@ -125,7 +125,7 @@ def compile_machine(machine: Machine, resolved: ResolvedPack, env: ExprEnv
                 if result.names <= {"settings"}:
                     try:
                         goto_state = result({"settings": settings})
-                    except Exception:  # noqa: BLE001 - reported below as an unknown state
+                    except Exception:
                         goto_state = None
                     loc, notes = _setting_loc(result, resolved)
                     if goto_state is None and resolved.profile is None:

@@ -19,11 +19,25 @@ import jsonschema
 from connectors.qbo.entities import ENTITIES
 from engine.build import convert_cell, convert_key, thaw
 from engine.errors import Loc, PasserelleError, RuleError
-from engine.model import (
-    EachValue, Endpoint, ExprValue, Flow, ListValue, LookupValue, ObjectValue, Profile, RefValue, Row,
-    RulePack, Schedule, Setting, Table, TemplateValue, ValueSpec,
-)
 from engine.model import Connection as ConnectionModel
+from engine.model import (
+    EachValue,
+    Endpoint,
+    ExprValue,
+    Flow,
+    ListValue,
+    LookupValue,
+    ObjectValue,
+    Profile,
+    RefValue,
+    Row,
+    RulePack,
+    Schedule,
+    Setting,
+    Table,
+    TemplateValue,
+    ValueSpec,
+)
 from engine.validate import did_you_mean
 
 __all__ = ["Effective", "ResolvedPack", "resolve"]
@@ -132,7 +146,7 @@ def _tables(pack: RulePack, profile: Profile | None, errors: list[RuleError]
             continue
         rows = dict(table.rows)
 
-        def key_of(raw: Any, loc: Loc, table: Table = table) -> Any:
+        def key_of(raw: Any, loc: Loc, table: Table = table) -> Any:  # type: ignore[assignment]
             try:
                 return convert_key(raw, table.key_type)
             except ValueError as exc:

@@ -46,7 +46,7 @@ class _Env(SandboxedEnvironment):
     intercepted_binops = frozenset(["*", "**"])
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, Decimal)) and abs(right) > MAX_POWER:
+        if operator == "**" and isinstance(right, (int, Decimal)) and abs(right) > MAX_POWER:  # type: ignore[operator]
             raise EvalFailure(f"exponent {right} is larger than {MAX_POWER}")
         if operator == "*":
             for seq, n in ((left, right), (right, left)):

@@ -122,7 +122,7 @@ def _type_of(value: Any) -> str:
 def _type(error: ValidationError, doc: Document) -> Iterator[RuleError]:
     path = _path(error)
     wanted = error.validator_value
-    names = [_TYPE_NAMES.get(w, w) for w in (wanted if isinstance(wanted, list) else [wanted])]
+    names = [_TYPE_NAMES.get(str(w), str(w)) for w in (wanted if isinstance(wanted, list) else [wanted])]
     yield RuleError("E202", f"expected {' or '.join(names)}, got {_type_of(error.instance)}", doc.loc(path), path)
 
 
