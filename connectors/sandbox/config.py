@@ -1,0 +1,75 @@
+"""The sandbox's settings, as one frozen value built by the CLI or by tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from connectors.sandbox.clock import Clock, SystemClock
+
+__all__ = ["DEFAULT_REALM_IDS", "RealmSpec", "SandboxConfig", "WebhookTarget"]
+
+# Realm ids look like QBO's (long digit strings); one per preset so `--preset fr` always gives the same id.
+DEFAULT_REALM_IDS: Mapping[str, str] = {"fr": "9341450000000001", "us": "9341450000000002",
+                                        "empty": "9341450000000003"}
+
+TimeoutMode = Literal["raise", "delay"]
+WebhookFormat = Literal["cloudevents", "legacy"]
+
+
+@dataclass(frozen=True)
+class RealmSpec:
+    """One company: its realm id and the preset it starts from (``fr``, ``us`` or ``empty``)."""
+
+    realm_id: str
+    preset: str = "fr"
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A URL that receives change notifications, in one of QBO's two payload formats."""
+
+    url: str
+    format: WebhookFormat = "cloudevents"
+
+
+def _default_realms() -> tuple[RealmSpec, ...]:
+    return (RealmSpec(DEFAULT_REALM_IDS["fr"], "fr"),)
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Everything that changes how the sandbox behaves. Defaults model QBO; tests tighten or loosen them."""
+
+    realms: tuple[RealmSpec, ...] = field(default_factory=_default_realms)
+    # OAuth: one registered app. Empty redirect_uris accepts any redirect URI.
+    client_id: str = "sandbox-client-id"
+    client_secret: str = "sandbox-client-secret"
+    redirect_uris: tuple[str, ...] = ()
+    require_auth: bool = True
+    static_tokens: tuple[str, ...] = ()  # bearer tokens valid for every realm, never expiring (tests, demos)
+    token_ttl: float = 3600.0
+    refresh_token_ttl: float = 8_726_400.0
+    refresh_grace: float = 60.0  # seconds a rotated-out refresh token keeps working
+    # The service's pace and failures.
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    seed: int = 0
+    timeout_mode: TimeoutMode = "raise"
+    timeout_delay: float = 125.0  # QBO cuts requests at 120 s; a "timeout" answers after this delay
+    requests_per_minute: int = 500
+    batches_per_minute: int = 40
+    max_concurrent: int = 10
+    throttle_body: Literal["xml", "json"] = "xml"
+    # Persistence and notifications.
+    data_dir: Path | None = None
+    webhooks: tuple[WebhookTarget, ...] = ()
+    webhook_token: str = "sandbox-verifier-token"
+    webhook_retry_delays: tuple[float, ...] = (10, 20, 30, 300, 1200, 7200, 14400, 21600)
+    clock: Clock = field(default_factory=SystemClock, compare=False)
+
+    @property
+    def realm_ids(self) -> tuple[str, ...]:
+        return tuple(spec.realm_id for spec in self.realms)

@@ -1,0 +1,67 @@
+"""QBO's throttles per realm: 500 requests a minute, 40 batch calls a minute, 10 requests at once.
+
+Windows slide over the injectable clock, so tests move time instead of waiting a minute.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from datetime import datetime, timedelta
+
+from connectors.sandbox.clock import Clock
+from connectors.sandbox.errors import QboError
+
+__all__ = ["Limits"]
+
+WINDOW = timedelta(minutes=1)
+
+
+def _throttled(detail: str) -> QboError:
+    return QboError("3001", f"The request limit was reached.  Try again later ({detail})")
+
+
+class Limits:
+    """Admission control; :meth:`admit` raises fault 3001 (HTTP 429) when a limit is hit."""
+
+    def __init__(self, clock: Clock, per_minute: int, batches_per_minute: int, max_concurrent: int) -> None:
+        self.clock = clock
+        self.per_minute = per_minute
+        self.batches_per_minute = batches_per_minute
+        self.max_concurrent = max_concurrent
+        self._requests: dict[str, deque[datetime]] = {}
+        self._batches: dict[str, deque[datetime]] = {}
+        self._active: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _full(window: deque[datetime], now: datetime, limit: int) -> bool:
+        while window and window[0] <= now - WINDOW:
+            window.popleft()
+        return len(window) >= limit
+
+    def admit(self, realm_id: str, is_batch: bool) -> None:
+        """Count one request in; the caller must call :meth:`release` when it ends."""
+        now = self.clock.now()
+        with self._lock:
+            if self._active.get(realm_id, 0) >= self.max_concurrent:
+                raise _throttled(f"more than {self.max_concurrent} concurrent requests")
+            requests = self._requests.setdefault(realm_id, deque())
+            if self._full(requests, now, self.per_minute):
+                raise _throttled(f"more than {self.per_minute} requests per minute")
+            if is_batch:
+                batches = self._batches.setdefault(realm_id, deque())
+                if self._full(batches, now, self.batches_per_minute):
+                    raise _throttled(f"more than {self.batches_per_minute} batch requests per minute")
+                batches.append(now)
+            requests.append(now)
+            self._active[realm_id] = self._active.get(realm_id, 0) + 1
+
+    def release(self, realm_id: str) -> None:
+        with self._lock:
+            self._active[realm_id] = max(0, self._active.get(realm_id, 0) - 1)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._batches.clear()

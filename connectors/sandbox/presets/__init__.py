@@ -1,0 +1,68 @@
+"""Starting companies: a French one (VAT, PCG chart of accounts, EUR) and a US one (sales tax, USD).
+
+A preset is plain data; :func:`build_realm` turns it into a realm whose rows look as if QBO had
+created them (Id, SyncToken "0", MetaData at the realm's creation instant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from connectors.sandbox.store import RealmState
+from connectors.sandbox.timefmt import stamp
+
+__all__ = ["PRESETS", "Preset", "build_realm"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A company's country, time zone and starting rows (by entity, with explicit Ids)."""
+
+    name: str
+    country: str
+    timezone: str
+    rows: Mapping[str, tuple[dict[str, Any], ...]]
+
+
+def _fr() -> Preset:
+    from connectors.sandbox.presets.fr import FR
+    return FR
+
+
+def _us() -> Preset:
+    from connectors.sandbox.presets.us import US
+    return US
+
+
+def _empty() -> Preset:
+    from connectors.sandbox.presets.us import empty
+    return empty()
+
+
+PRESETS: Mapping[str, Callable[[], Preset]] = {"fr": _fr, "us": _us, "empty": _empty}
+
+
+def build_realm(realm_id: str, preset_name: str, now: datetime) -> RealmState:
+    try:
+        preset = PRESETS[preset_name]()
+    except KeyError:
+        raise ValueError(f"unknown preset {preset_name!r}; choose one of {sorted(PRESETS)}") from None
+    realm = RealmState(realm_id=realm_id, preset=preset.name, country=preset.country, timezone=preset.timezone)
+    created = stamp(now, preset.timezone)
+    highest = 0
+    for entity, rows in preset.rows.items():
+        table = realm.table(entity)
+        for source in rows:
+            row = {"domain": "QBO", "sparse": False, "SyncToken": "0",
+                   "MetaData": {"CreateTime": created, "LastUpdatedTime": created}, **source}
+            row["Id"] = str(row["Id"])
+            if entity == "CompanyInfo":
+                row.setdefault("Id", "1")
+            table[row["Id"]] = row
+            if row["Id"].isdigit():
+                highest = max(highest, int(row["Id"]))
+    realm.last_id = max(highest, 100)
+    return realm

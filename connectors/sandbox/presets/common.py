@@ -1,0 +1,47 @@
+"""Small builders shared by the presets, so the data files read as tables."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["account", "name_row", "ref", "tax_code", "tax_rate"]
+
+
+def ref(value: str | int, name: str | None = None) -> dict[str, str]:
+    result = {"value": str(value)}
+    if name is not None:
+        result["name"] = name
+    return result
+
+
+def account(id_: int, name: str, account_type: str, sub_type: str, number: str | None = None,  # noqa: PLR0917
+            classification: str = "Expense", **extra: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"Id": str(id_), "Name": name, "AccountType": account_type, "AccountSubType": sub_type,
+                           "Classification": classification, "FullyQualifiedName": name, "Active": True,
+                           "SubAccount": False, "CurrentBalance": 0, "CurrentBalanceWithSubAccounts": 0}
+    if number is not None:
+        row["AcctNum"] = number
+    row.update(extra)
+    return row
+
+
+def name_row(id_: int, display: str, **extra: Any) -> dict[str, Any]:
+    return {"Id": str(id_), "DisplayName": display, "FullyQualifiedName": display, "Active": True,
+            "Balance": 0, **extra}
+
+
+def tax_rate(id_: int, name: str, rate: str, agency: str = "1", **extra: Any) -> dict[str, Any]:
+    return {"Id": str(id_), "Name": name, "Description": name, "RateValue": Decimal(rate),
+            "AgencyRef": {"value": agency}, "SpecialTaxType": "NONE", "DisplayType": "ReadOnly",
+            "Active": True, **extra}
+
+
+def tax_code(id_: str | int, name: str, sales: tuple[int, ...], purchase: tuple[int, ...],
+             taxable: bool = True) -> dict[str, Any]:
+    def rate_list(ids: tuple[int, ...], applicable: str) -> dict[str, Any]:
+        return {"TaxRateDetail": [{"TaxRateRef": {"value": str(rate)}, "TaxTypeApplicable": applicable,
+                                   "TaxOrder": 0} for rate in ids]}
+    return {"Id": str(id_), "Name": name, "Description": name, "Active": True, "Hidden": False,
+            "Taxable": taxable, "TaxGroup": False, "SalesTaxRateList": rate_list(sales, "TaxOnAmount"),
+            "PurchaseTaxRateList": rate_list(purchase, "TaxOnAmount")}
