@@ -20,6 +20,7 @@ COMMANDS: Mapping[str, str] = {
     "graph": "engine.cli.graph:graph",
     "explain": "engine.cli.explain:explain",
     "sandbox": "connectors.sandbox.cli:sandbox",
+    "demo": "engine.cli.demo:demo",
 }
 
 _HELP: Mapping[str, str] = {
@@ -28,6 +29,7 @@ _HELP: Mapping[str, str] = {
     "graph": "Print a pack's state machines as Mermaid.",
     "explain": "Map one record offline and show which rule set each field.",
     "sandbox": "Run the offline QuickBooks Online API server.",
+    "demo": "Validate the shipped packs and dry-run a sample profile.",
 }
 
 
