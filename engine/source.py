@@ -33,6 +33,7 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
+_WORD_TAGS = frozenset({"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:str"})
 _ALLOWED_TAGS = frozenset(
     "tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge")
 )
@@ -150,10 +151,8 @@ class _Builder:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _LoadFailure("E109", "mapping keys must be plain scalars", kline, kcol)
-            key = self._scalar(key_node, kline, kcol)
-            if key is None or isinstance(key, bool):
-                raise _LoadFailure("E109", f"mapping key {key_node.value!r} must be a string or number",
-                                   kline, kcol, "quote the key")
+            # Keys are names: `on`, `yes` or `null` as a key mean the word, not YAML 1.1's boolean or null.
+            key = key_node.value if key_node.tag in _WORD_TAGS else self._scalar(key_node, kline, kcol)
             key = str(key)
             if key in out:
                 first = self.key_marks[(*path, key)]
