@@ -32,6 +32,7 @@ _FILTERS = (
 
 
 def _bounded_replace(value: Any, old: str, new: str, count: Any = None) -> str:
+    """Replace occurrences of ``old`` by ``new`` (at most ``count`` times); the result is length-bounded."""
     out = str(value).replace(old, new) if count is None else str(value).replace(old, new, int(count))
     if len(out) > MAX_STRING:
         raise EvalFailure(f"replace would build more than {MAX_STRING} characters")
