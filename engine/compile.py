@@ -310,7 +310,8 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
         wanted = value_fn(scope)
         ctx: EvalContext = scope["__ctx"]
         if wanted is None or wanted == "":
-            return _missing(on_missing, f"no {entity} to refer to: {spec.value.text} is empty", allow_create=False)
+            return _missing(on_missing, f"no {entity} to refer to: {spec.value.text} is empty", allow_create=False,
+                            loc=spec.loc)
         found = ctx.refs.find(entity, by, wanted)
         if found is not None:
             if bare:
@@ -327,7 +328,8 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
                 pending = PendingCreate(entity, by, str(wanted), create.run(local))
                 ctx.pending.setdefault((entity, by, str(wanted)), pending)
                 return pending.placeholder if bare else {"value": pending.placeholder, "name": str(wanted)}
-        return _missing(on_missing, f"no {entity} with {by} = {wanted!r} in the QBO company", allow_create=False)
+        return _missing(on_missing, f"no {entity} with {by} = {wanted!r} in the QBO company", allow_create=False,
+                        loc=spec.loc)
 
     return run, f"ref {entity} by {by}"
 
@@ -357,22 +359,24 @@ def _ledger_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, st
         if key is not None and field is not None:
             value = ctx.ledger.target_field(flow, str(key), field)
             if value is None:
-                return _missing(on_missing, f"record {key!r} of flow {flow!r} has no {field} yet", allow_create=False)
+                return _missing(on_missing, f"record {key!r} of flow {flow!r} has no {field} yet", allow_create=False,
+                                loc=spec.loc)
             return value
         target = ctx.ledger.target_id(flow, str(key)) if key is not None else None
         if target is None:
-            return _missing(on_missing, f"record {key!r} of flow {flow!r} has not been synced yet", allow_create=False)
+            return _missing(on_missing, f"record {key!r} of flow {flow!r} has not been synced yet", allow_create=False,
+                            loc=spec.loc)
         return target if bare else {"value": target}
 
     return run, f"ref flow {flow}"
 
 
-def _missing(policy: str, message: str, allow_create: bool) -> Any:
+def _missing(policy: str, message: str, allow_create: bool, loc: Any = None) -> Any:
     if policy == "omit":
         return OMIT
     if policy == "skip":
         raise Skip(message)
-    raise EvalFailure(message)
+    raise EvalFailure(message, loc)
 
 
 _VALUE_COMPILERS: Mapping[type, Callable[[_Compiler, Any, frozenset[str]], tuple[Run, str]]] = {

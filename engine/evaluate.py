@@ -21,7 +21,7 @@ from engine.context import (
     ReferenceData,
     TraceEntry,
 )
-from engine.errors import RuleError
+from engine.errors import Loc, RuleError
 from engine.expressions import EVAL_ERRORS, SOURCES, CompiledExpr, Skip
 from engine.functions import EvalFailure
 from engine.model import Src
@@ -48,6 +48,8 @@ def _error(flow: CompiledFlow, key: str | None, exc: BaseException, where: Any) 
     message = exc.args[0] if isinstance(exc, EvalFailure) and exc.args else f"{type(exc).__name__}: {exc}"
     src = getattr(where, "src", None)
     loc = src.loc if src is not None else flow.flow.loc
+    if isinstance(exc, EvalFailure) and isinstance(exc.loc, Loc):
+        src, loc = None, exc.loc
     text = f" in {src.text!r}" if src is not None else ""
     error = RuleError("E601", f"flow {flow.name!r}, record {key!r}: {message}{text}", loc,
                       src.path if src is not None else ())

@@ -21,6 +21,10 @@ MAX_POWER = 100  # largest exponent of `**`
 class EvalFailure(Exception):
     """A runtime problem in an expression (bad type, missing value); the evaluator adds the location."""
 
+    def __init__(self, message: str, loc: object = None) -> None:
+        super().__init__(message)
+        self.loc = loc  # the rule's Loc when the raiser knows it better than the traceback does
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
