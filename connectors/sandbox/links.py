@@ -53,7 +53,7 @@ def applied_to(realm: RealmState, txn_type: str, txn_id: str, exclude: str | Non
     if payer is None:
         return total, payers
     for row in realm.rows(payer):
-        if row["Id"] == exclude:
+        if row["Id"] == exclude or row.get("_voided"):
             continue
         for line in row.get("Line") or ():
             for link in line.get("LinkedTxn") or ():

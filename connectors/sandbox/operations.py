@@ -90,6 +90,7 @@ def _defaults(ctx: WriteContext, entity: str, payload: dict[str, Any]) -> None:
         payload.setdefault("Active", True)
         if entity in ("Customer", "Vendor"):
             payload.setdefault("CurrencyRef", dict(home))
+            payload["Balance"] = Decimal(0)
     currency = (payload.get("CurrencyRef") or {}).get("value")
     multi = ctx.realm.preference("CurrencyPrefs", "MultiCurrencyEnabled", False)
     if currency and currency != home.get("value") and not multi:
