@@ -130,3 +130,24 @@ def test_profile_setting_with_wrong_type_is_located_in_the_profile(tmp_path: Pat
     assert "p.yaml:6:18: error[E312]" in text
     assert "p.yaml:7:20: error[E310]: unknown setting 'status_on_updte'" in text
     assert "did you mean 'status_on_update'?" in text
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_compiled_pack_snapshot(profile: str, snapshot: object) -> None:
+    """What a profile compiles to: flows on/off, target entities, expressions and the settings they read."""
+    compiled = run_pipeline(FRESHBOOKS / "customers" / f"{profile}.yaml").compiled
+    summary = {
+        name: {
+            "enabled": flow.enabled,
+            "entity": flow.entity,
+            "key": flow.key.src.text,
+            "when": flow.when.src.text if flow.when else None,
+            "settings_read": sorted({s for v in (flow.when, flow.date) if v for s in v.settings}),
+            "vars": [n for n, _ in flow.vars],
+            "match": [f for f, _ in flow.match],
+            "void_when": flow.void_when.src.text if flow.void_when else None,
+        }
+        for name, flow in compiled.flows.items()
+    }
+    summary["checks"] = {name: {"kind": c.check.kind, "blocking": c.check.blocking} for name, c in compiled.checks.items()}
+    assert summary == snapshot
