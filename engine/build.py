@@ -114,10 +114,13 @@ def load_pack_documents(main: Path) -> list[Document]:
         except PasserelleError as exc:
             errors.extend(exc.errors)
             continue
+        if part.data.get("kind") != "pack-part":
+            # Said first and alone: schema errors of a file of the wrong kind would only confuse.
+            errors.append(RuleError("E110", f"an included file must have kind: pack-part, not "
+                                    f"{part.data.get('kind')!r}", part.loc(("kind",)), ("kind",),
+                                    notes=(f"included from {doc.loc(path)}",)))
+            continue
         part_errors = validate_document(part)
-        if not part_errors and part.data.get("kind") != "pack-part":
-            part_errors.append(RuleError("E110", f"an included file must have kind: pack-part, not "
-                                         f"{part.data.get('kind')!r}", part.loc(("kind",)), ("kind",)))
         errors.extend(part_errors)
         docs.append(part)
     if errors:
@@ -460,7 +463,7 @@ def build_profile(doc: Document) -> Profile:
             has_default="default" in change,
         )
     return Profile(
-        name=data["profile"]["name"], pack_ref=data["pack"], file=doc.file, loc=reader.loc(("profile",)),
+        name=data["profile"]["name"], pack_ref=data["pack"], file=doc.file, loc=reader.loc(("profile",), key=True),
         pack_ref_loc=reader.loc(("pack",)), description=data["profile"].get("description", ""),
         enabled=data.get("enabled", True),
         settings=MappingProxyType({k: Row(freeze(v), reader.loc(("settings", k)))

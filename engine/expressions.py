@@ -117,6 +117,14 @@ _counter = itertools.count()
 SOURCES: dict[str, Src] = {}  # compiled code's file name -> the expression's source, to place runtime errors
 
 
+# Readable names for syntax that expressions refuse (the rest are reported by their AST class name).
+_FORBIDDEN_NAMES = {
+    "Lambda": "lambda", "NamedExpr": "assignment (:=)", "Await": "await", "Yield": "yield",
+    "YieldFrom": "yield from", "JoinedStr": "f-string", "FormattedValue": "f-string", "SetComp": "set comprehension",
+    "DictComp": "dict comprehension", "Starred": "unpacking (*)", "Set": "set literal",
+}
+
+
 class _Checker(ast.NodeTransformer):
     """Checks one parsed expression and rewrites it into safe calls; collects errors."""
 
@@ -136,7 +144,8 @@ class _Checker(ast.NodeTransformer):
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
         if not isinstance(node, _ALLOWED):
-            self.fail(node, "E403", f"{type(node).__name__} is not allowed",
+            what = _FORBIDDEN_NAMES.get(type(node).__name__, type(node).__name__)
+            self.fail(node, "E403", f"{what} is not allowed",
                       "expressions read data and call registry functions only")
             return node
         return super().generic_visit(node)
@@ -203,6 +212,10 @@ class _Checker(ast.NodeTransformer):
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Lambda):
+            self.fail(node.func, "E403", "lambda is not allowed",
+                      "expressions read data and call registry functions only")
+            return node
         if not isinstance(node.func, ast.Name):
             self.fail(node, "E403", "only registry functions can be called (no methods)",
                       "use e.g. upper(x) rather than x.upper()")

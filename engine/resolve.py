@@ -76,10 +76,13 @@ def _setting_schema(setting: Setting) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": _JSON_TYPES[setting.type]}
     if setting.type == "date":
         schema["pattern"] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+        schema["format"] = "date"
     if setting.enum is not None:
         schema["enum"] = list(thaw(setting.enum))
     if setting.items:
         schema["items"] = {"type": _JSON_TYPES[setting.items]}
+        if setting.items == "date":
+            schema["items"]["format"] = "date"
         if setting.items_enum is not None:
             schema["items"]["enum"] = list(thaw(setting.items_enum))
     for key, target in (("minimum", "minimum"), ("maximum", "maximum"), ("pattern", "pattern"),
@@ -92,10 +95,14 @@ def _setting_schema(setting: Setting) -> dict[str, Any]:
 def _check_setting(setting: Setting, value: Any, loc: Loc, origin: str) -> list[RuleError]:
     if value is None and setting.type != "boolean":
         return []
-    validator = jsonschema.Draft202012Validator(_setting_schema(setting))
+    # The format checker turns `format: date` into a real calendar check (2024-13-45 is refused).
+    validator = jsonschema.Draft202012Validator(_setting_schema(setting),
+                                                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     errors = []
     for error in validator.iter_errors(thaw(value)):
         detail = error.message.replace("Decimal(", "(")
+        if error.validator == "format":
+            detail = f"{error.instance!r} is not a valid date (YYYY-MM-DD, a real calendar day)"
         hint = None
         if error.validator == "enum" and isinstance(error.instance, str):
             hint = did_you_mean(error.instance, error.validator_value)
@@ -128,8 +135,8 @@ def _settings(pack: RulePack, profile: Profile | None, errors: list[RuleError]) 
             out[name] = Effective(_normalise(setting, setting.default), setting.loc, "pack default")
         else:
             if profile is not None:
-                errors.append(RuleError("E311", f"setting {name!r} has no default: the profile must set it",
-                                        profile.loc, ("settings",), hint=setting.description))
+                errors.append(RuleError("E311", f"setting {name!r} has no default: profile {profile.name!r} must set "
+                                        "it under `settings`", profile.loc, hint=f"{name}: {setting.description}"))
             out[name] = Effective(None, setting.loc, "unset")
     return out
 

@@ -96,6 +96,10 @@ def _additional(error: ValidationError, doc: Document) -> Iterator[RuleError]:
 def _required(error: ValidationError, doc: Document) -> Iterator[RuleError]:
     path = _path(error)
     missing = error.message.split("'")[1] if "'" in error.message else error.message
+    known = error.schema.get("properties", {})
+    if error.schema.get("additionalProperties") is False and isinstance(error.instance, dict) and any(
+            key not in known and did_you_mean(key, [missing]) for key in error.instance):
+        return  # a misspelling of the missing key: the unknown-key error already says "did you mean"
     yield RuleError("E201", f"missing required key {missing!r}", doc.loc(path), path)
 
 

@@ -15,7 +15,7 @@ from engine.model import RulePack
 from engine.pipeline import load_pack, run_pipeline
 from engine.resolve import resolve
 from engine.source import load_file
-from engine.validate import validate_document
+from engine.validate import did_you_mean, validate_document
 
 __all__ = ["validate", "validate_paths"]
 
@@ -25,6 +25,7 @@ def _yaml_files(folder: Path) -> list[Path]:
 
 
 def _check_pack_dir(folder: Path, errors: list[RuleError], counts: dict[str, int]) -> None:
+    pack_ok = True
     try:
         pack: RulePack | None = load_pack(folder)
         assert pack is not None
@@ -32,26 +33,39 @@ def _check_pack_dir(folder: Path, errors: list[RuleError], counts: dict[str, int
         counts["packs"] += 1
     except PasserelleError as exc:
         errors.extend(exc.errors)
-        pack = None
+        pack, pack_ok = None, False
     customers = folder / "customers"
     if customers.is_dir():
         for profile_path in _yaml_files(customers):
-            _check_profile(profile_path, pack, errors, counts)
+            _check_profile(profile_path, pack, errors, counts, pack_ok)
 
 
-def _check_profile(path: Path, pack: RulePack | None, errors: list[RuleError], counts: dict[str, int]) -> None:
+def _check_profile(path: Path, pack: RulePack | None, errors: list[RuleError], counts: dict[str, int],
+                   pack_ok: bool = True) -> None:
+    """Check a profile in a pack's customers/ folder; when the pack itself failed, check only the profile file."""
     try:
         doc = load_file(path)
+        if doc.data.get("kind") != "profile":
+            # Checked before the schema: a wrong kind would otherwise show as a list of unrelated key errors.
+            raise PasserelleError([RuleError("E110", f"files in customers/ must be profiles (kind: profile), not "
+                                             f"kind {doc.data.get('kind')!r}", doc.loc(("kind",)), ("kind",))])
         problems = validate_document(doc)
         if problems:
             raise PasserelleError(problems)
-        if doc.data.get("kind") != "profile":
-            raise PasserelleError([RuleError("E110", "files in customers/ must be profiles (kind: profile)",
-                                             doc.loc(("kind",)))])
+        profile = build_profile(doc)
         if pack is None:
-            run_pipeline(path)
+            if pack_ok:
+                run_pipeline(path)
+            else:
+                return  # the pack's own errors are reported; resolving against it would only repeat them
         else:
-            compile_pack(resolve(pack, build_profile(doc)))
+            ref = profile.pack_ref
+            if "/" not in ref and not ref.endswith((".yaml", ".yml")) and ref != pack.meta.name:
+                raise PasserelleError([RuleError(
+                    "E110", f"profile is for pack {ref!r}, but it is in the customers/ folder of pack "
+                    f"{pack.meta.name!r}", profile.pack_ref_loc, ("pack",),
+                    hint=did_you_mean(ref, [pack.meta.name]) or "move the profile to its pack's customers/ folder")])
+            compile_pack(resolve(pack, profile))
         counts["profiles"] += 1
     except PasserelleError as exc:
         errors.extend(exc.errors)
