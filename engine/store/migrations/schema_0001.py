@@ -1,0 +1,130 @@
+"""The tables as revision 0001 created them (frozen: later revisions change them by migration).
+
+Every row is keyed by the customer profile, so one database can hold many customers and a run
+is one job per profile (a queue can later run many at once).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["connections", "cursors", "errors", "events", "ledger", "metadata", "outbox", "runs", "suspensions"]
+
+metadata = MetaData()
+
+connections = Table(
+    "connections", metadata,
+    Column("profile", String(128), primary_key=True),
+    Column("realm_id", String(64), nullable=False),
+    Column("access_token", LargeBinary, nullable=False),   # encrypted
+    Column("refresh_token", LargeBinary, nullable=False),  # encrypted
+    Column("previous_refresh_token", LargeBinary),         # encrypted; kept until the new one is proven
+    Column("access_expires_at", DateTime(timezone=True), nullable=False),
+    Column("refresh_expires_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, default=0),  # optimistic concurrency for rotation
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+ledger = Table(
+    "ledger", metadata,
+    Column("profile", String(128), primary_key=True),
+    Column("flow", String(64), primary_key=True),
+    Column("source_key", String(255), primary_key=True),
+    Column("target_entity", String(64), nullable=False),
+    Column("target_id", String(64)),
+    Column("sync_token", String(32)),
+    Column("payload_hash", String(64)),
+    Column("fields", JSON),          # the owned fields as last written (conflict detection, field refs)
+    Column("state", String(64)),     # machine state of the record
+    Column("origin", String(16), nullable=False, default="passerelle"),
+    Column("last_updated", String(40)),  # the target's LastUpdatedTime after our write
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ledger_target", ledger.c.profile, ledger.c.target_entity, ledger.c.target_id)
+
+cursors = Table(
+    "cursors", metadata,
+    Column("profile", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("profile", String(128), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # plan, apply, sync
+    Column("status", String(16), nullable=False),  # running, done, failed, interrupted
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("total", Integer, nullable=False, default=0),
+    Column("done", Integer, nullable=False, default=0),
+    Column("counts", JSON),
+)
+
+errors = Table(
+    "errors", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("profile", String(128), nullable=False, index=True),
+    Column("flow", String(64), nullable=False),
+    Column("source_key", String(255), nullable=False),
+    Column("run_id", BigInteger),
+    Column("fault_class", String(16), nullable=False),  # config, data, transient, conflict
+    Column("code", String(16)),
+    Column("message", Text, nullable=False),
+    Column("hint", Text),
+    Column("status", String(16), nullable=False, default="open"),  # open, resynced, resolved
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+)
+
+suspensions = Table(
+    "suspensions", metadata,
+    Column("profile", String(128), primary_key=True),
+    Column("until", String(10), nullable=False),  # ISO date
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("profile", String(128), nullable=False),
+    Column("run_id", BigInteger),
+    Column("flow", String(64), nullable=False),
+    Column("source_key", String(255), nullable=False),
+    Column("action", String(16), nullable=False),  # create, update, void, delete, attach, link
+    Column("entity", String(64), nullable=False),
+    Column("request_id", String(50), nullable=False),
+    Column("payload", JSON),
+    Column("status", String(16), nullable=False, default="planned"),  # planned, sent, done, failed, uncertain
+    Column("response", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("profile", "request_id", name="outbox_request"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),   # qbo or a product connection name
+    Column("dedupe_key", String(255), nullable=False),
+    Column("profile", String(128)),
+    Column("body", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+    UniqueConstraint("source", "dedupe_key", name="events_dedupe"),
+)
