@@ -71,6 +71,8 @@ _ALLOWED = (
 
 def read_field(obj: Any, name: Any) -> Any:
     """``obj.name`` / ``obj[name]`` on data: a missing key or a null parent gives null."""
+    if type(obj) is dict:  # fast path for parsed JSON/YAML; same result as the Mapping branch
+        return obj.get(name)
     if isinstance(obj, Mapping):
         return obj.get(name)
     if obj is None:
@@ -90,6 +92,8 @@ def _slice(obj: Any, lower: Any, upper: Any, step: Any) -> Any:
 
 
 def _mul(a: Any, b: Any) -> Any:
+    if type(a) is Decimal and type(b) is Decimal:  # fast path: numbers cannot repeat anything
+        return a * b
     for seq, n in ((a, b), (b, a)):
         if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_STRING:
             raise EvalFailure(f"repetition would build more than {MAX_STRING} items")
