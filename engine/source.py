@@ -209,7 +209,10 @@ def load_text(text: str, file: str = "<text>", limits: Limits = DEFAULT_LIMITS) 
     """Load YAML text (one document) into a located ``Document``."""
     if len(text) > limits.max_bytes:
         raise PasserelleError([RuleError("E101", f"text is over the {limits.max_bytes}-byte limit", Loc(file, 1, 1))])
-    loader = _Loader(text, limits)
+    try:
+        loader = _Loader(text, limits)
+    except yaml.reader.ReaderError as exc:
+        raise PasserelleError([_reader_error(exc, file, text)]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -219,6 +222,8 @@ def load_text(text: str, file: str = "<text>", limits: Limits = DEFAULT_LIMITS) 
     except _LoadFailure as failure:
         raise PasserelleError([RuleError(failure.code, failure.message, Loc(file, failure.line, failure.col),
                                          hint=failure.hint)]) from None
+    except yaml.reader.ReaderError as exc:
+        raise PasserelleError([_reader_error(exc, file, text)]) from None
     except yaml.MarkedYAMLError as exc:
         raise PasserelleError([_syntax_error(exc, file, text)]) from None
     except yaml.YAMLError as exc:
@@ -245,6 +250,15 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> RuleError:
     elif exc.context:
         problem = f"{problem} ({exc.context})"
     return RuleError("E100", f"YAML syntax error: {problem}", Loc(file, line, col), hint=hint)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, file: str, text: str) -> RuleError:
+    """A character YAML refuses (control characters other than tab and newlines), located."""
+    position = max(0, min(exc.position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    col = position - (text.rfind("\n", 0, position) + 1) + 1
+    return RuleError("E102", f"character U+{exc.character:04X} is not allowed in YAML (control character)",
+                     Loc(file, line, col), hint="remove it, or write it as an escape in a double-quoted string")
 
 
 def _tab_at(text: str, line: int) -> bool:

@@ -45,12 +45,13 @@ def did_you_mean(word: str, choices: Iterable[Any]) -> str | None:
 def validate_document(doc: Document) -> list[RuleError]:
     """All schema errors of one file (empty when it is valid)."""
     kind = doc.data.get("kind")
-    if doc.data.get("passerelle") != 1:
+    version = doc.data.get("passerelle")
+    if type(version) is not int or version != 1:  # not `true` nor 1.0, which compare equal to 1
         found = doc.data.get("passerelle")
         message = ("missing format version: a rule file starts with `passerelle: 1`" if found is None
                    else f"unsupported format version {found!r}: this Passerelle reads version 1")
         return [RuleError("E206", message, doc.loc(("passerelle",)), ("passerelle",))]
-    if kind not in SCHEMAS:
+    if not isinstance(kind, str) or kind not in SCHEMAS:
         hint = did_you_mean(str(kind), SCHEMAS) if kind is not None else None
         message = ("missing `kind`: pack, pack-part or profile" if kind is None
                    else f"unknown kind {kind!r}: expected pack, pack-part or profile")
