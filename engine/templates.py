@@ -87,6 +87,54 @@ def _settings_used(tree: jinja2.nodes.Template) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+_DICT_ATTRS = frozenset(dir(dict))  # names Jinja would read as dict attributes (``items``), not as keys
+_Part = str | tuple[str, tuple[str, ...]]
+
+
+def _fast_render(tree: jinja2.nodes.Template) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """A plain-Python renderer for templates made of text and ``{{ name.attr.attr }}`` only, or None.
+
+    It gives Jinja's own output (``None`` renders as "", anything else as ``str(value)``) whenever
+    every step reads an existing key of a plain dict; otherwise it returns None and the caller
+    renders with Jinja, which then raises exactly the error it would have raised.
+    """
+    if len(tree.body) != 1 or not isinstance(tree.body[0], jinja2.nodes.Output):
+        return None
+    parts: list[_Part] = []
+    for child in tree.body[0].nodes:
+        if isinstance(child, jinja2.nodes.TemplateData):
+            parts.append(child.data)
+            continue
+        attrs: list[str] = []
+        node: jinja2.nodes.Node = child
+        while isinstance(node, jinja2.nodes.Getattr):
+            attrs.append(node.attr)
+            node = node.node
+        if not isinstance(node, jinja2.nodes.Name) or any(a in _DICT_ATTRS for a in attrs):
+            return None
+        parts.append((node.name, tuple(reversed(attrs))))
+    frozen = tuple(parts)
+
+    def fast(scope: Mapping[str, Any]) -> str | None:
+        out: list[str] = []
+        for part in frozen:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            root, attrs = part
+            if root not in scope:
+                return None
+            value = scope[root]
+            for attr in attrs:
+                if type(value) is not dict or attr not in value:
+                    return None
+                value = value[attr]
+            out.append("" if value is None else str(value))
+        return "".join(out)
+
+    return fast
+
+
 def compile_template(src: Src, env: ExprEnv) -> CompiledTemplate | list[RuleError]:
     """Check and compile one template; returns the errors instead when it is not valid."""
     try:
@@ -119,8 +167,15 @@ def compile_template(src: Src, env: ExprEnv) -> CompiledTemplate | list[RuleErro
         return [RuleError("E404", f"template error: {exc} in {src.text!r}", src.loc, src.path)]
     used = frozenset(meta.find_undeclared_variables(tree))
     render = template.render
+    fast = _fast_render(tree)
 
     def run(scope: Mapping[str, Any]) -> str:
+        if fast is not None:
+            out = fast(scope)
+            if out is not None:
+                if len(out) > MAX_STRING:
+                    raise EvalFailure(f"template output is longer than {MAX_STRING} characters")
+                return out
         try:
             out = render(scope)
         except jinja2.UndefinedError as exc:
