@@ -261,8 +261,12 @@ def _csv_rows(reader: _Reader, name: str, body: Mapping[str, Any], rows: dict[An
     parsed = csv.DictReader(io.StringIO(text))
     fields = parsed.fieldnames or []
     if "key" not in fields or (len(fields) < 2):
+        header = text.splitlines()[0] if text else ""
+        other = next((sep for sep in (";", "\t", "|") if sep in header), None)
+        hint = (f"the header looks separated by {other!r}: separate columns with commas" if other
+                else "the first line must be `key,value`")
         errors.append(RuleError("E303", f"CSV file needs a header row with `key` and `value` (or value fields), "
-                                f"got {fields!r}", Loc(display, 1, 1)))
+                                f"got {fields!r}", Loc(display, 1, 1), hint=hint))
         return
     value_type = body.get("value_type", "string")
     for line_no, record in enumerate(parsed, start=2):
