@@ -173,7 +173,18 @@ def build_pack(docs: list[Document]) -> RulePack:
 
 
 def _connection(reader: _Reader, name: str, body: Mapping[str, Any], path: tuple[PathPart, ...]) -> ConnectionModel:
-    return ConnectionModel(name, body["connector"], freeze(body), reader.loc(path, key=True), reader.base)
+    return ConnectionModel(name, body["connector"], freeze(body), reader.loc(path, key=True), reader.base,
+                           tuple(_secret_refs(reader, body, path)))
+
+
+def _secret_refs(reader: _Reader, value: Any, path: tuple[PathPart, ...]) -> list[tuple[str, Loc]]:
+    if isinstance(value, Mapping):
+        if set(value) == {"secret"}:
+            return [(str(value["secret"]), reader.loc((*path, "secret")))]
+        return [ref for key, item in value.items() for ref in _secret_refs(reader, item, (*path, key))]
+    if isinstance(value, list):
+        return [ref for i, item in enumerate(value) for ref in _secret_refs(reader, item, (*path, i))]
+    return []
 
 
 def _setting(reader: _Reader, name: str, body: Mapping[str, Any]) -> Setting:

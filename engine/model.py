@@ -133,6 +133,7 @@ class Connection:
     options: Mapping[str, Any]
     loc: Loc
     base_dir: Path = Path(".")
+    secret_refs: tuple[tuple[str, Loc], ...] = ()  # each {secret: NAME} used, and where
 
 
 @dataclass(frozen=True)

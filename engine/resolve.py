@@ -238,17 +238,6 @@ def _connections(pack: RulePack, profile: Profile | None, errors: list[RuleError
     return out
 
 
-def _secret_refs(options: Any) -> Iterator[str]:
-    if isinstance(options, Mapping):
-        if set(options) == {"secret"}:
-            yield str(options["secret"])
-        for value in options.values():
-            yield from _secret_refs(value)
-    elif isinstance(options, tuple):
-        for value in options:
-            yield from _secret_refs(value)
-
-
 def _secrets(pack: RulePack, profile: Profile | None, connections: Mapping[str, ConnectionModel],
              errors: list[RuleError]) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -258,10 +247,10 @@ def _secrets(pack: RulePack, profile: Profile | None, connections: Mapping[str, 
             continue
         out[name] = str(row.value)
     for conn in connections.values():
-        for ref in _secret_refs(conn.options):
+        for ref, loc in conn.secret_refs:
             if ref not in pack.secrets:
                 errors.append(RuleError("E320", f"connection {conn.name!r} uses secret {ref!r}, which the pack "
-                                        "does not declare under `secrets`", conn.loc, hint=did_you_mean(ref, pack.secrets)))
+                                        "does not declare under `secrets`", loc, hint=did_you_mean(ref, pack.secrets)))
     return out
 
 
