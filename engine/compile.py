@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -390,6 +390,16 @@ def _convert(run: Run, mods: Mods) -> Run:
         return run
     convert = _CONVERSIONS[mods.type or "decimal"]
     places = mods.round
+    if mods.type == "money" and 0 <= (2 if places is None else places) <= 8:
+        quantum = Decimal(1).scaleb(-(2 if places is None else places))
+
+        def money(scope: dict[str, Any]) -> Any:  # round_money with its quantum computed once
+            value = run(scope)
+            if value is None or value is OMIT:
+                return value
+            return to_decimal(value).quantize(quantum, rounding=ROUND_HALF_UP)
+
+        return money
 
     def converted(scope: dict[str, Any]) -> Any:
         value = run(scope)

@@ -68,24 +68,31 @@ def evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[st
     key: str | None = None
     stage: Any = flow.key
     try:
-        raw_key = flow.key(scope)
+        raw_key = flow.key.fn(scope)
         key = None if raw_key is None else str(raw_key)
         if key is None:
             raise EvalFailure("the record's key is empty")
-        stage = flow.date
-        date = str(flow.date(scope)) if flow.date is not None and flow.date(scope) is not None else None
-        stage = flow.when
-        if flow.when is not None and not flow.when(scope):
-            reason = flow.skip_reason(scope) if flow.skip_reason else f"filtered out by `when: {flow.when.src.text}`"
-            return Evaluation(flow.name, flow.entity, key, "skip", reason=reason, date=date)
+        date = None
+        if flow.date is not None:
+            stage = flow.date
+            raw_date = flow.date.fn(scope)
+            date = None if raw_date is None else str(raw_date)
+        if flow.when is not None:
+            stage = flow.when
+            if not flow.when.fn(scope):
+                reason = (flow.skip_reason(scope) if flow.skip_reason
+                          else f"filtered out by `when: {flow.when.src.text}`")
+                return Evaluation(flow.name, flow.entity, key, "skip", reason=reason, date=date)
+        variables = scope["vars"]
         for name, value in flow.vars:
             stage = value
             if value.when is None or value.when.fn(scope):
-                scope["vars"][name] = value.run(scope)
+                variables[name] = value.run(scope)
         for action, condition in (("void", flow.void_when), ("delete", flow.delete_when)):
-            stage = condition
-            if condition is not None and condition(scope):
-                return Evaluation(flow.name, flow.entity, key, action, date=date)
+            if condition is not None:
+                stage = condition
+                if condition.fn(scope):
+                    return Evaluation(flow.name, flow.entity, key, action, date=date)
         stage = flow.fields
         payload = flow.fields.run(scope)
         match = _match(flow.match, scope, payload)
