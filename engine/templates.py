@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
@@ -87,7 +88,8 @@ def _settings_used(tree: jinja2.nodes.Template) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-_DICT_ATTRS = frozenset(dir(dict))  # names Jinja would read as dict attributes (``items``), not as keys
+_DICT_ATTRS = frozenset(dir(dict)) | frozenset(dir(MappingProxyType))  # read by Jinja as attributes, not keys
+_PLAIN_MAPPINGS = (dict, MappingProxyType)
 _Part = str | tuple[str, tuple[str, ...]]
 
 
@@ -95,7 +97,7 @@ def _fast_render(tree: jinja2.nodes.Template) -> Callable[[Mapping[str, Any]], s
     """A plain-Python renderer for templates made of text and ``{{ name.attr.attr }}`` only, or None.
 
     It gives Jinja's own output (``None`` renders as "", anything else as ``str(value)``) whenever
-    every step reads an existing key of a plain dict; otherwise it returns None and the caller
+    every step reads an existing key of a plain dict (or mappingproxy); otherwise it returns None and the caller
     renders with Jinja, which then raises exactly the error it would have raised.
     """
     if len(tree.body) != 1 or not isinstance(tree.body[0], jinja2.nodes.Output):
@@ -126,7 +128,7 @@ def _fast_render(tree: jinja2.nodes.Template) -> Callable[[Mapping[str, Any]], s
                 return None
             value = scope[root]
             for attr in attrs:
-                if type(value) is not dict or attr not in value:
+                if type(value) not in _PLAIN_MAPPINGS or attr not in value:
                     return None
                 value = value[attr]
             out.append("" if value is None else str(value))
