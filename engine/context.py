@@ -54,16 +54,21 @@ class StaticReferenceData:
         self._index: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
 
     def find(self, entity: str, by: str, value: Any) -> Mapping[str, Any] | None:
-        key = (entity, by)
-        index = self._index.get(key)
+        index = self._index.get((entity, by))
         if index is None:
-            index = {}
-            for record in self._records.get(entity, ()):
-                found = _field(record, by)
-                if found is not None and record.get("Active", True) is not False:
-                    index.setdefault(str(found), record)
-            self._index[key] = index
-        return index.get(str(value)) if value is not None else None
+            index = self._build(entity, by)
+        if value is None:
+            return None
+        return index.get(value if type(value) is str else str(value))
+
+    def _build(self, entity: str, by: str) -> dict[str, Mapping[str, Any]]:
+        index: dict[str, Mapping[str, Any]] = {}
+        for record in self._records.get(entity, ()):
+            found = _field(record, by)
+            if found is not None and record.get("Active", True) is not False:
+                index.setdefault(str(found), record)
+        self._index[(entity, by)] = index
+        return index
 
     def records(self, entity: str) -> list[Mapping[str, Any]]:
         return list(self._records.get(entity, ()))
