@@ -36,6 +36,14 @@ class FunctionSpec:
 
 
 def to_decimal(value: Any) -> Decimal:
+    kind = type(value)
+    if kind is Decimal:
+        return value  # type: ignore[no-any-return]
+    if kind is str:  # the common case: amounts arrive as JSON strings; Decimal() ignores surrounding spaces
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise EvalFailure(f"{value!r} is not a number") from None
     if isinstance(value, Decimal):
         return value
     if isinstance(value, bool) or value is None:
