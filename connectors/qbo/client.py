@@ -132,6 +132,12 @@ class QboClient:
         response: dict[str, Any] = data.get("QueryResponse") or {}
         return response
 
+    def find(self, entity: str, criteria: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The first record whose fields equal ``criteria`` (``{"DocNumber": "F1"}``), or None."""
+        where = " AND ".join(f"{name} = {reads.quote(value)}" for name, value in criteria.items())
+        rows = self.query(reads.select(entity, where, size=1)).get(entity) or []
+        return dict(rows[0]) if rows else None
+
     def query_all(self, entity: str, where: str = "", *, include_inactive: bool = False
                   ) -> Iterator[dict[str, Any]]:
         """Every record matching ``where``, page after page until QBO has no more."""

@@ -19,6 +19,7 @@ before it is sent again, with the same requestid, so it is never applied twice.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,7 +30,7 @@ from connectors.qbo.entities import ENTITIES
 from connectors.qbo.exchange import Answer, json_call
 from connectors.qbo.faults import KINDS, Fault, QboFault, UncertainOutcome, local_fault
 from connectors.qbo.reads import entity_path
-from connectors.qbo.requestid import request_id
+from connectors.qbo.requestid import MAX_REQUEST_ID, NAMESPACE, request_id
 
 if TYPE_CHECKING:
     from connectors.qbo.client import QboClient
@@ -56,7 +57,9 @@ class WriteRequest:
     written (from the ledger) and decides, on a 5010, between re-applying and reporting a conflict.
     ``match`` names fields a query can find the document by after an uncertain outcome (a marker the
     pack writes, e.g. ``{"DocNumber": "FB-1001"}``); without it, DocNumber (and the party) is tried, then
-    requestid replay.
+    requestid replay. ``request_id`` (optional) is the id the runtime recorded in its outbox; it is sent as
+    is for the planned SyncToken, and a re-read SyncToken derives a new id from it. Without it the id is
+    computed (:func:`planned_request_id`).
     """
 
     entity: str
@@ -70,6 +73,7 @@ class WriteRequest:
     base: Mapping[str, Any] | None = None
     match: Mapping[str, Any] | None = None
     allow_duplicate_docnum: bool = False
+    request_id: str | None = None
 
     @property
     def owned(self) -> tuple[str, ...]:
@@ -173,11 +177,21 @@ def _body(req: WriteRequest, token: str | None) -> tuple[dict[str, str], dict[st
     return params, body
 
 
-def planned_request_id(profile: str, req: WriteRequest) -> str:
-    """The requestid the first attempt of ``req`` will carry (for the runtime's outbox)."""
-    params, body = _body(req, req.sync_token)
+def _request_id(profile: str, req: WriteRequest, token: str | None) -> str:
+    if req.request_id:
+        if len(req.request_id) > MAX_REQUEST_ID:
+            raise ValueError(f"a requestid has at most {MAX_REQUEST_ID} characters")
+        if token == req.sync_token:
+            return req.request_id
+        return str(uuid.uuid5(NAMESPACE, f"{req.request_id}\x1f{token}"))
+    params, body = _body(req, token)
     return request_id(profile, flow=req.flow, source_key=req.source_key, entity=req.entity, operation=req.operation,
                       payload={"params": params, "body": body})
+
+
+def planned_request_id(profile: str, req: WriteRequest) -> str:
+    """The requestid the first attempt of ``req`` will carry (for the runtime's outbox)."""
+    return _request_id(profile, req, req.sync_token)
 
 
 class _Write:
@@ -235,9 +249,7 @@ class _Write:
 
     def send(self) -> Answer:
         params, body = _body(self.req, self.token)
-        self.request_id = request_id(self.client.profile, flow=self.req.flow, source_key=self.req.source_key,
-                                     entity=self.req.entity, operation=self.req.operation,
-                                     payload={"params": params, "body": body})
+        self.request_id = _request_id(self.client.profile, self.req, self.token)
         self.attempts += 1
         return self.client.attempt(json_call("POST", entity_path(self.req.entity), body,
                                              {**params, "requestid": self.request_id}))
