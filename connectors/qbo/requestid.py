@@ -34,8 +34,12 @@ def _canonical(value: Any) -> Any:
         return {str(key): _canonical(value[key]) for key in sorted(value, key=str)}
     if isinstance(value, list | tuple):
         return [_canonical(item) for item in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return Decimal(value).normalize()
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return Decimal(repr(value)).normalize()
     if isinstance(value, Decimal):
         return value.normalize() if value.is_finite() else value
     return value
