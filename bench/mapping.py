@@ -41,6 +41,9 @@ TAXES = ["VAT 20", "VAT 10", "VAT 5.5", None]
 Result = tuple[str, str | None, str | None, Any, tuple[tuple[str, Any], ...]]  # action, key, date, payload/reason, match
 
 
+TAX_NAMES = ["TVA 0 % (exonéré)", "TVA 20 %", "TVA 10 %", "TVA 5,5 %"]
+
+
 def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
     """FreshBooks-shaped invoices: 10 lines, varied statuses, discounts, taxes, due dates and customers."""
     rng = random.Random(seed)
@@ -80,8 +83,9 @@ def reference_data() -> StaticReferenceData:
                  for i, (f, last) in enumerate((f, last) for f in FIRST for last in LAST)]
     items = [{"Id": str(100 + i), "Name": name, "Sku": f"SKU{i}"} for i, name in enumerate(ITEMS)]
     items += [{"Id": "900", "Name": "Discount"}, {"Id": "901", "Name": "Rounding"}]
-    tax_codes = [{"Id": str(10 + i), "Name": name} for i, name in enumerate(["0%", "20%", "10%", "5.5%"])]
-    accounts = [{"Id": "1", "Name": "Sales"}, {"Id": "2", "Name": "Cost of sales"}]
+    tax_codes = [{"Id": str(10 + i), "Name": name} for i, name in enumerate(TAX_NAMES)]
+    accounts = [{"Id": "1", "Name": "Prestations de services"}, {"Id": "2", "Name": "Achats de marchandises"},
+                {"Id": "3", "Name": "Fonds non déposés"}]
     return StaticReferenceData({"Customer": customers, "Item": items, "TaxCode": tax_codes, "Account": accounts})
 
 
@@ -164,6 +168,8 @@ def handwritten_mapper(settings: Mapping[str, Any], sales_taxes: Mapping[str, st
         payload["CustomerRef"] = _ref(refs, "Customer", "DisplayName", customer, "DisplayName")
         if record.get("currency_code"):
             payload["CurrencyRef"] = {"value": record["currency_code"]}
+        if settings["tax_calculation"] != "NotApplicable":
+            payload["GlobalTaxCalculation"] = settings["tax_calculation"]
         if settings["default_class"]:
             payload["ClassRef"] = _ref(refs, "Class", "Name", settings["default_class"])
         if settings["default_location"]:

@@ -40,7 +40,7 @@ def test_config_explain_shows_where_each_value_comes_from() -> None:
     assert "document_type = SalesReceipt    [profile] " in out
     assert "boulangerie-martin.yaml:" in out
     assert "due_days = 30    [pack default] " in out and "settings.yaml:" in out
-    assert "'TVA 2.1' -> 2.1%    [profile add]" in out
+    assert "'TVA 2.1' -> TVA 2,1 %    [profile add]" in out
     assert "api_token: from $MARTIN_FRESHBOOKS_TOKEN" in out
 
 

@@ -50,7 +50,7 @@ def test_E3_profile_changes_settings_and_rows_without_copying_the_pack() -> None
     assert martin.compiled.flows["invoices"].entity == "SalesReceipt"
     assert demo.compiled.flows["invoices"].entity == "Invoice"
     taxes = martin.resolved.tables["sales_taxes"].rows
-    assert taxes["TVA 2.1"].value == "2.1%" and "boulangerie-martin.yaml" in taxes["TVA 2.1"].loc.file
+    assert taxes["TVA 2.1"].value == "TVA 2,1 %" and "boulangerie-martin.yaml" in taxes["TVA 2.1"].loc.file
     assert "TVA 2.1" not in demo.resolved.tables["sales_taxes"].rows
     assert martin.resolved.settings["customer_mode"].layer == "profile"
     assert martin.resolved.settings["due_days"].layer == "pack default"
@@ -65,11 +65,11 @@ def test_generic_customer_mode_and_sku_matching_resolve_against_reference_data()
         "Customer": [{"Id": "58", "DisplayName": "Ventes en ligne"}],
         "Item": [{"Id": "3", "Name": "Conseil", "Sku": "Consulting"}, {"Id": "4", "Name": "Rapport", "Sku": "Report"},
                  {"Id": "9", "Name": "Rounding"}],
-        "TaxCode": [{"Id": "2", "Name": "20%"}],
+        "TaxCode": [{"Id": "2", "Name": "TVA 20 %"}],
         "Class": [{"Id": "c1", "Name": "Boutique"}],
 
         "Department": [{"Id": "d1", "Name": "Paris 11"}],
-        "Account": [{"Id": "a1", "Name": "Undeposited Funds"}],
+        "Account": [{"Id": "a1", "Name": "Fonds non déposés"}],
     })
     record = next(r for r in read_records(FRESHBOOKS / "data", {"path": "invoices.json"}) if r["invoiceid"] == 1201)
     result = evaluate(loaded.compiled.flows["invoices"], freeze(record), loaded.compiled.settings, refs=refs,
