@@ -1,0 +1,277 @@
+"""Plan: what a sync would do, as data — computed from source records, the ledger and live target
+reads, and writing nothing anywhere.
+
+A plan lists creates, updates (with each changed field), voids, deletes, conflicts (a record we
+wrote was changed by hand in the target since), skips with their reason and record errors;
+unchanged records are only counted. Records a later flow needs from an earlier one in the same
+plan (an invoice's id for its payment) are referred to by placeholders that apply resolves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.build import freeze
+from engine.compile import CompiledFlow
+from engine.context import Ledger
+from engine.evaluate import Evaluation, evaluate
+from engine.pipeline import Loaded
+from engine.runtime.canonical import payload_hash, request_id, to_plain
+from engine.runtime.compare import diff_fields, same
+from engine.runtime.ports import LedgerEntry, Source, Target
+
+__all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "flow_order", "make_plan"]
+
+PLAN_VERSION = 1
+ACTIONS = ("create", "adopt", "update", "void", "delete", "conflict", "skip", "error")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str
+    flow: str
+    entity: str
+    key: str
+    label: str = ""
+    target_id: str | None = None
+    sync_token: str | None = None
+    payload: Any = None
+    payload_hash: str | None = None
+    request_id: str | None = None
+    diffs: tuple[FieldChange, ...] = ()
+    reason: str | None = None
+    creates: tuple[Mapping[str, Any], ...] = ()
+    error: Mapping[str, Any] | None = None
+    match: Mapping[str, Any] | None = None
+    owned_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: str
+    pack: str
+    pack_version: str
+    created_at: str
+    fingerprint: str
+    changes: tuple[Change, ...]
+    unchanged: Mapping[str, int]
+    first_sync: bool
+    version: int = PLAN_VERSION
+
+    def count(self, action: str) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action in ("create", "adopt", "update", "void", "delete") for c in self.changes)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    today: str = field(default_factory=lambda: dt.date.today().isoformat())
+    suspended_until: str | None = None
+    record: str | None = None  # plan only this source key (manual sync of one record)
+    manual: bool = False       # a manual run ignores suspension
+
+
+def flow_order(flows: Mapping[str, CompiledFlow]) -> list[CompiledFlow]:
+    """Flows so that each comes after those it depends on (declared, or read through `ref: {flow}`)."""
+    deps: dict[str, set[str]] = {name: set(f.flow.depends_on) for name, f in flows.items()}
+    ordered: list[CompiledFlow] = []
+    seen: set[str] = set()
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        if name in seen or name in stack or name not in flows:
+            return
+        for dep in sorted(deps[name]):
+            visit(dep, (*stack, name))
+        seen.add(name)
+        ordered.append(flows[name])
+
+    for name in flows:
+        visit(name, ())
+    return ordered
+
+
+class _PlanLedger:
+    """The ledger as the plan sees it: records this plan creates are referred to by placeholders."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.planned: dict[tuple[str, str], Mapping[str, Any]] = {}
+
+    def target_id(self, flow: str, key: str) -> str | None:
+        found = self.ledger.target_id(flow, key)
+        if found is None and (flow, key) in self.planned:
+            return f"$flow:{flow}:{key}"
+        return found
+
+    def target_field(self, flow: str, key: str, name: str) -> Any:
+        found = self.ledger.target_field(flow, key, name)
+        if found is None and (flow, key) in self.planned:
+            return self.planned[(flow, key)].get(name)
+        return found
+
+
+class _Planner:
+    def __init__(self, loaded: Loaded, target: Target, ledger: Any, options: PlanOptions) -> None:
+        self.loaded = loaded
+        self.target = target
+        self.ledger = ledger
+        self.view = _PlanLedger(ledger)
+        self.options = options
+        self.refs = target.reference_data()
+        self.unchanged: Counter[str] = Counter()
+        self.start = self._start_date()
+        self.profile = loaded.profile.name if loaded.profile else loaded.pack.meta.name
+
+    def _start_date(self) -> str | None:
+        sched = self.loaded.resolved.schedule
+        if sched.start_date:
+            return sched.start_date
+        if sched.start_date_setting:
+            value = self.loaded.compiled.settings.get(sched.start_date_setting)
+            return str(value) if value else None
+        return None
+
+    def label(self, flow: CompiledFlow, result: Evaluation) -> str:
+        number = (result.payload or {}).get("DocNumber") if result.payload else None
+        return str(number) if number else f"{flow.name} {result.key}"
+
+    def change_for(self, flow: CompiledFlow, result: Evaluation) -> Change | None:
+        key = result.key or "?"
+        base: dict[str, Any] = {"flow": flow.name, "entity": result.entity, "key": key}
+        if result.action == "error":
+            err = result.error
+            detail = {"code": err.code, "message": err.message, "where": str(err.loc) if err and err.loc else None} \
+                if err else {}
+            return Change("error", **base, reason=err.message if err else "error", error=detail)
+        if result.action == "skip":
+            return Change("skip", **base, reason=result.reason)
+        if self.start and result.date and result.date < self.start:
+            return Change("skip", **base, reason=f"dated {result.date}, before the start date {self.start}")
+        if self.options.suspended_until and not self.options.manual and self.options.today < self.options.suspended_until:
+            return Change("skip", **base, reason=f"automatic sync suspended until {self.options.suspended_until}")
+        entry: LedgerEntry | None = self.ledger.get(flow.name, key)
+        if result.action in ("void", "delete"):
+            if entry is None or entry.target_id is None:
+                self.unchanged[result.entity] += 1
+                return None
+            if entry.state == result.action + "ed" or entry.payload_hash == f"{result.action}ed":
+                self.unchanged[result.entity] += 1
+                return None
+            live = self.target.get(entry.target_entity, entry.target_id)
+            rid = request_id(self.profile, flow.name, key, result.action, entry.sync_token or "")
+            return Change(result.action, **{**base, "entity": entry.target_entity}, label=entry.target_id,
+                          target_id=entry.target_id,
+                          sync_token=str(live.get("SyncToken")) if live else entry.sync_token, request_id=rid)
+        return self._write(flow, result, entry, base)
+
+    def _write(self, flow: CompiledFlow, result: Evaluation, entry: LedgerEntry | None,
+               base: dict[str, Any]) -> Change | None:
+        payload = to_plain(result.payload)
+        creates = tuple({"entity": c.entity, "by": c.by, "value": c.value, "fields": to_plain(c.fields),
+                         "placeholder": c.placeholder} for c in result.creates)
+        digest = payload_hash({"payload": payload, "entity": result.entity})
+        owned = flow.flow.operations.owned_fields or tuple(payload)
+        label = self.label(flow, result)
+        if entry is not None and entry.target_id:
+            if entry.payload_hash == digest:
+                self.unchanged[result.entity] += 1
+                return None
+            if not flow.flow.operations.update:
+                return Change("skip", **base, label=label, reason="updates are off for this flow")
+            live = self.target.get(entry.target_entity, entry.target_id)
+            if live is None:
+                return Change("conflict", **base, label=label, target_id=entry.target_id,
+                              reason=f"{entry.target_entity} {entry.target_id} no longer exists in the target")
+            token = str(live.get("SyncToken"))
+            if token != entry.sync_token:
+                edited = [f for f in owned if f in entry.fields and not same(live.get(f), entry.fields[f])]
+                if edited:
+                    return Change("conflict", **base, label=label, target_id=entry.target_id, sync_token=token,
+                                  reason=f"changed by hand since our last write ({', '.join(edited)})")
+            diffs = tuple(FieldChange(*d) for d in diff_fields(live, payload, owned))
+            if not diffs:
+                self.unchanged[result.entity] += 1
+                return None
+            rid = request_id(self.profile, flow.name, base["key"], "update", digest + token)
+            return Change("update", **base, label=entry.target_id, target_id=entry.target_id, sync_token=token,
+                          payload=payload, payload_hash=digest, request_id=rid, diffs=diffs, creates=creates,
+                          owned_fields=owned)
+        match = {k: to_plain(v) for k, v in result.match if v not in (None, "")}
+        if match and not any(isinstance(v, str) and v.startswith("$") for v in match.values()):
+            found = self.target.find(result.entity, match)
+            if found is not None:
+                diffs = tuple(FieldChange(*d) for d in diff_fields(found, payload, owned))
+                rid = request_id(self.profile, flow.name, base["key"], "adopt", digest)
+                return Change("adopt", **base, label=str(found.get("Id")), target_id=str(found.get("Id")),
+                              sync_token=str(found.get("SyncToken")), payload=payload, payload_hash=digest,
+                              request_id=rid, diffs=diffs, creates=creates, match=match, owned_fields=owned,
+                              reason="matched by " + ", ".join(f"{k} = {v!r}" for k, v in match.items()))
+        if not flow.flow.operations.create:
+            return Change("skip", **base, label=label, reason="creates are off for this flow")
+        self.view.planned[(flow.name, base["key"])] = payload
+        rid = request_id(self.profile, flow.name, base["key"], "create", digest)
+        return Change("create", **base, label=label, payload=payload, payload_hash=digest, request_id=rid,
+                      diffs=tuple(FieldChange(k, None, v) for k, v in payload.items()), creates=creates,
+                      match=match or None, owned_fields=owned)
+
+
+def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], ledger: Any,
+              options: PlanOptions | None = None) -> Plan:
+    """The plan of one profile's sync. Reads only."""
+    options = options or PlanOptions()
+    planner = _Planner(loaded, target, ledger, options)
+    compiled = loaded.compiled
+    changes: list[Change] = []
+    for flow in flow_order(compiled.flows):
+        source = sources.get(flow.flow.source.connection)
+        if not flow.enabled or source is None:
+            continue
+        if hasattr(ledger, "preload"):
+            ledger.preload(flow.name)
+        for record in _records(source, flow, options):
+            result = evaluate(flow, freeze(record), compiled.settings, refs=planner.refs, ledger=planner.view,
+                              now=options.today)
+            if options.record is not None and result.key != options.record:
+                continue
+            change = planner.change_for(flow, result)
+            if change is not None:
+                changes.append(change)
+    first_sync = not any(_has_entries(ledger, f) for f in compiled.flows)
+    return Plan(profile=planner.profile, pack=loaded.pack.meta.name, pack_version=loaded.pack.meta.version,
+                created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), fingerprint=target.fingerprint(),
+                changes=tuple(changes), unchanged=dict(planner.unchanged), first_sync=first_sync)
+
+
+def _records(source: Source, flow: CompiledFlow, options: PlanOptions) -> Iterable[Mapping[str, Any]]:
+    return source.records(flow.flow.source.entity)
+
+
+def _has_entries(ledger: Any, flow: str) -> bool:
+    entries = getattr(ledger, "entries", None)
+    if entries is None:
+        return False
+    return next(iter(entries(flow)), None) is not None
+
+
+def summary(plan: Plan) -> dict[str, dict[str, int]]:
+    """Counts per entity and action, unchanged included."""
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for change in plan.changes:
+        table[change.entity][change.action] += 1
+    for entity, count in plan.unchanged.items():
+        table[entity]["unchanged"] += count
+    return {entity: dict(counts) for entity, counts in sorted(table.items())}

@@ -1,0 +1,84 @@
+"""The seams between the runtime and the outside world, as Protocols.
+
+The runtime never imports a connector: a target (QBO) and sources (product side) are handed in,
+so tests, the sandbox and the real service plug in the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from engine.context import ReferenceData
+
+__all__ = ["LedgerEntry", "Source", "Target", "TargetWrite", "WriteOutcome"]
+
+
+class Target(Protocol):
+    """Read access to the target system (QBO) while planning."""
+
+    def reference_data(self) -> ReferenceData: ...
+
+    def get(self, entity: str, entity_id: str) -> Mapping[str, Any] | None: ...
+
+    def find(self, entity: str, criteria: Mapping[str, Any]) -> Mapping[str, Any] | None: ...
+
+    def fingerprint(self) -> str:
+        """A hash of the reference data a plan was computed against (to refuse stale saved plans)."""
+        ...
+
+
+class Source(Protocol):
+    """Records of one side of a flow."""
+
+    def records(self, resource: str) -> Iterator[Mapping[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class TargetWrite:
+    """One write the runtime asks the target to carry out."""
+
+    entity: str
+    operation: str  # create, update, void, delete
+    payload: Mapping[str, Any]
+    request_id: str
+    flow: str
+    source_key: str
+    target_id: str | None = None
+    sync_token: str | None = None
+    owned_fields: tuple[str, ...] = ()
+    match: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What became of a write: the target record, or a classified fault."""
+
+    write: TargetWrite
+    ok: bool
+    record: Mapping[str, Any] | None = None
+    fault_class: str | None = None  # config, data, transient, conflict
+    code: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    resync_may_fix: bool = False
+
+
+class Writer(Protocol):
+    def write(self, write: TargetWrite) -> WriteOutcome: ...
+
+    def write_many(self, writes: Sequence[TargetWrite]) -> list[WriteOutcome]: ...
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    flow: str
+    source_key: str
+    target_entity: str
+    target_id: str | None
+    sync_token: str | None
+    payload_hash: str | None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    state: str | None = None
+    origin: str = "passerelle"
