@@ -122,7 +122,7 @@ class QboClient:
         try:
             data = self.call(Call("GET", f"{reads.entity_path(entity)}/{entity_id}"))
         except QboFault as error:
-            raise QboFault(error.fault.about(entity, "read")) from None
+            raise type(error)(error.fault.about(entity, "read")) from None
         record: dict[str, Any] = data[entity]
         return record
 

@@ -21,6 +21,7 @@ COMMANDS: Mapping[str, str] = {
     "explain": "engine.cli.explain:explain",
     "sandbox": "connectors.sandbox.cli:sandbox",
     "demo": "engine.cli.demo:demo",
+    "connect": "connectors.qbo.cli:connect",
 }
 
 _HELP: Mapping[str, str] = {
@@ -30,6 +31,7 @@ _HELP: Mapping[str, str] = {
     "explain": "Map one record offline and show which rule set each field.",
     "sandbox": "Run the offline QuickBooks Online API server.",
     "demo": "Validate the shipped packs and dry-run a sample profile.",
+    "connect": "Authorise Passerelle to use a QuickBooks Online company (OAuth 2.0).",
 }
 
 

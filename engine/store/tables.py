@@ -36,6 +36,8 @@ connections = Table(
     Column("refresh_expires_at", DateTime(timezone=True)),
     Column("version", Integer, nullable=False, default=0),  # optimistic concurrency for rotation
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(64)),                     # the process refreshing the tokens now (0002)
+    Column("lease_until", DateTime(timezone=True)),        # when that lease lapses if the process died
 )
 
 ledger = Table(
