@@ -47,6 +47,15 @@ class BearerAuth(httpx.Auth):
     def __init__(self, source: TokenSource) -> None:
         self.source = source
 
+    def close(self) -> None:
+        """Close the token source's own HTTP client, if it has one."""
+        close = getattr(self.source, "close", None)
+        if callable(close):
+            close()
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({self.source!r})"
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         token = self.source.access_token()
         request.headers["Authorization"] = f"Bearer {token}"

@@ -114,7 +114,7 @@ def run_connect(spec: str, *, port: int = 0, browser: bool = True, timeout: floa
     from engine.pipeline import find_profile, run_pipeline
 
     loaded = run_pipeline(find_profile(spec))
-    connection = qbo_connection(loaded)
+    connection = qbo_connection(loaded.resolved)
     box = SecretBox.from_env()  # fail before the user goes through the browser
     store = TokenStore(open_store(), box)
     with httpx.Client(transport=transport, timeout=30) as http, CallbackListener(port) as listener:

@@ -25,6 +25,7 @@ import httpx
 from connectors.qbo import batch as batch_module
 from connectors.qbo import reads, writes
 from connectors.qbo import upload as upload_module
+from connectors.qbo.auth import BearerAuth
 from connectors.qbo.config import ClientSettings
 from connectors.qbo.exchange import Answer, Call, retry_after_seconds
 from connectors.qbo.faults import QboFault, fault_from_response_parts, local_fault
@@ -185,6 +186,8 @@ class QboClient:
             self._reference.remember(entity, record)
 
     def close(self) -> None:
+        if isinstance(self.auth, BearerAuth):
+            self.auth.close()
         self.http.close()
 
     def __enter__(self) -> QboClient:

@@ -115,6 +115,9 @@ class OAuthClient:
     def refresh(self, refresh_token: str, profile: str = "PROFILE") -> TokenGrant:
         return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token}, profile)
 
+    def close(self) -> None:
+        self.http.close()
+
     def revoke(self, token: str) -> None:
         self.http.post(self.endpoints.revoke, json={"token": token},
                        headers={"Authorization": self.credentials.basic(), "Accept": "application/json"})
@@ -137,6 +140,12 @@ class OAuthTokens:
         self.wait_limit = wait_limit
         self._lock = threading.Lock()
         self.refreshes = 0  # token-endpoint calls made by this instance
+
+    def close(self) -> None:
+        self.oauth.close()
+
+    def __repr__(self) -> str:
+        return f"OAuthTokens(profile={self.profile!r})"
 
     def _row(self) -> StoredTokens:
         row = self.store.load(self.profile)

@@ -23,7 +23,10 @@ from connectors.qbo.oauth import AppCredentials, OAuthClient, OAuthTokens, disco
 from connectors.qbo.tokens import SecretBox, TokenStore
 from engine.store import Store, open_store
 
-__all__ = ["SANDBOX_CREDENTIALS", "QboConnection", "app_credentials", "open_client", "profile_key", "qbo_connection"]
+__all__ = [
+    "SANDBOX_CREDENTIALS", "QboConnection", "app_credentials", "open_client", "profile_key", "qbo_connection",
+    "token_source",
+]
 
 SANDBOX_CREDENTIALS = ("sandbox-client-id", "sandbox-client-secret")  # the Passerelle sandbox's public test app
 
@@ -46,10 +49,10 @@ class QboConnection:
         return not is_intuit(self.base_url)
 
 
-def profile_key(loaded: Any) -> str:
-    """The key of a profile in the state store: ``pack/profile``."""
-    profile = loaded.profile.name if loaded.profile is not None else "default"
-    return f"{loaded.pack.meta.name}/{profile}"
+def profile_key(resolved: Any) -> str:
+    """The key of a profile in the state store (the runtime keys its ledger the same way): the profile's
+    name, or the pack's name for a pack run alone."""
+    return str(resolved.profile.name if resolved.profile is not None else resolved.pack.meta.name)
 
 
 def _secret_env(options: Mapping[str, Any], name: str, secrets: Mapping[str, str]) -> str | None:
@@ -59,16 +62,15 @@ def _secret_env(options: Mapping[str, Any], name: str, secrets: Mapping[str, str
     return None
 
 
-def qbo_connection(loaded: Any, env: Mapping[str, str] | None = None) -> QboConnection:
-    """The profile's qbo connection (the first connection whose connector is ``qbo``)."""
-    resolved = loaded.resolved
+def qbo_connection(resolved: Any, env: Mapping[str, str] | None = None) -> QboConnection:
+    """A resolved profile's qbo connection (the first connection whose connector is ``qbo``)."""
     conn = next((c for c in resolved.connections.values() if c.connector == "qbo"), None)
     if conn is None:
         raise QboFault(local_fault("configuration", "the pack has no connection with `connector: qbo`"))
     options = conn.options
     environment = str(options.get("environment") or "passerelle-sandbox")
     return QboConnection(
-        profile=profile_key(loaded), environment=environment, base_url=resolve_base_url(environment, env),
+        profile=profile_key(resolved), environment=environment, base_url=resolve_base_url(environment, env),
         realm_id=str(options["realm"]) if options.get("realm") else None,
         minorversion=int(options.get("minorversion") or MIN_MINOR_VERSION),
         client_id_env=_secret_env(options, "client_id", resolved.secrets),
@@ -93,21 +95,31 @@ def app_credentials(connection: QboConnection, redirect_uri: str = "",
     return AppCredentials(values[0], values[1], redirect_uri)
 
 
-def open_client(loaded: Any, *, store: Store | None = None, env: Mapping[str, str] | None = None,
+def token_source(resolved: Any, store: Store, *, env: Mapping[str, str] | None = None,
+                 transport: httpx.BaseTransport | None = None,
+                 clock: Callable[[], datetime] | None = None) -> OAuthTokens:
+    """The stored, self-refreshing OAuth tokens of a connected profile."""
+    connection = qbo_connection(resolved, env)
+    tokens = TokenStore(store, SecretBox.from_env(env))
+    http = httpx.Client(transport=transport, timeout=httpx.Timeout(30.0, connect=10.0))
+    oauth = OAuthClient(http, discover_endpoints(http, connection.base_url), app_credentials(connection, env=env))
+    return OAuthTokens(connection.profile, tokens, oauth, clock=clock or (lambda: datetime.now(UTC)))
+
+
+def open_client(resolved: Any, *, store: Store | None = None, env: Mapping[str, str] | None = None,
                 transport: httpx.BaseTransport | None = None, clock: Callable[[], datetime] | None = None,
                 retry: RetryPolicy | None = None, timeout: float = 60.0) -> QboClient:
-    """A client for a connected profile: one per run; close it when the run ends."""
-    connection = qbo_connection(loaded, env)
-    tokens = TokenStore(store or open_store(), SecretBox.from_env(env))
-    row = tokens.load(connection.profile)
+    """A client for a connected profile (``loaded.resolved``): one per run; close it when the run ends."""
+    connection = qbo_connection(resolved, env)
+    store = store or open_store()
+    row = TokenStore(store, SecretBox.from_env(env)).load(connection.profile)
     if row is None:
         raise reconnect_fault(connection.profile, f"profile {connection.profile} is not connected yet")
     if connection.realm_id and connection.realm_id != row.realm_id:
         raise QboFault(local_fault("configuration", f"the profile names company {connection.realm_id} but it is "
                                                     f"connected to {row.realm_id}; reconnect or fix `realm`"))
+    source = token_source(resolved, store, env=env, transport=transport, clock=clock)
     http = httpx.Client(base_url=connection.base_url, transport=transport, timeout=httpx.Timeout(timeout, connect=10))
-    oauth = OAuthClient(http, discover_endpoints(http, connection.base_url), app_credentials(connection, env=env))
-    source = OAuthTokens(connection.profile, tokens, oauth, clock=clock or (lambda: datetime.now(UTC)))
     settings = ClientSettings(realm_id=row.realm_id, profile=connection.profile,
                               minorversion=connection.minorversion, retry=retry or RetryPolicy())
     return QboClient(http, settings, auth=BearerAuth(source))

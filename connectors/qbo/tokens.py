@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -24,7 +25,7 @@ from connectors.qbo.faults import QboFault, local_fault
 from engine.store import Store
 from engine.store.tables import connections
 
-__all__ = ["SECRET_KEY_ENV", "SecretBox", "StoredTokens", "TokenGrant", "TokenStore"]
+__all__ = ["SECRET_KEY_ENV", "SecretBox", "StoredTokens", "TokenGrant", "TokenStore", "stored_token_source"]
 
 SECRET_KEY_ENV = "PASSERELLE_SECRET_KEY"
 _GENERATE = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
@@ -175,3 +176,30 @@ class TokenStore:
     def disconnect(self, profile: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(sa.delete(connections).where(connections.c.profile == profile))
+
+
+def stored_token_source(store: Store, profile: str, *, base_url: str | None = None, client_id: str | None = None,
+                        client_secret: str | None = None, env: Mapping[str, str] | None = None,
+                        transport: Any = None) -> Any:
+    """The self-refreshing tokens of a connected profile, for callers that only have its name.
+
+    ``base_url`` defaults to ``PASSERELLE_QBO_BASE_URL`` or the Passerelle sandbox; the app credentials
+    default to the sandbox's own, so against Intuit pass ``client_id`` and ``client_secret`` (or use
+    :func:`connectors.qbo.profile.token_source`, which reads them from the profile's secrets).
+    """
+    import httpx
+
+    from connectors.qbo.config import is_intuit, resolve_base_url
+    from connectors.qbo.oauth import AppCredentials, OAuthClient, OAuthTokens, discover_endpoints
+    from connectors.qbo.profile import SANDBOX_CREDENTIALS
+
+    base = base_url or resolve_base_url("passerelle-sandbox", env)
+    if not (client_id and client_secret):
+        if is_intuit(base):
+            raise QboFault(local_fault("configuration", "refreshing Intuit tokens needs the app's client id and "
+                                                        "secret"))
+        client_id, client_secret = SANDBOX_CREDENTIALS
+    http = httpx.Client(transport=transport, timeout=httpx.Timeout(30.0, connect=10.0))
+    oauth = OAuthClient(http, discover_endpoints(http, base), AppCredentials(client_id, client_secret))
+    return OAuthTokens(profile, TokenStore(store, SecretBox.from_env(env)), oauth,
+                       clock=lambda: datetime.now(UTC))
