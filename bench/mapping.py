@@ -134,9 +134,10 @@ def handwritten_mapper(settings: Mapping[str, Any], sales_taxes: Mapping[str, st
             },
         }
 
-    def extra_line(description: str, item: str, amount: Decimal) -> dict[str, Any]:
+    def extra_line(description: str, item: str, amount: Decimal, tax: Any) -> dict[str, Any]:
         return {"DetailType": "SalesItemLineDetail", "Description": description, "Amount": amount,
-                "SalesItemLineDetail": {"ItemRef": _ref(refs, "Item", "Name", item), "Qty": 1, "UnitPrice": amount}}
+                "SalesItemLineDetail": {"ItemRef": _ref(refs, "Item", "Name", item), "Qty": 1, "UnitPrice": amount,
+                                        "TaxCodeRef": _ref(refs, "TaxCode", "Name", sales_taxes[tax or "none"])}}
 
     def mapper(record: Mapping[str, Any]) -> Result:
         key = str(record["invoiceid"])
@@ -179,9 +180,9 @@ def handwritten_mapper(settings: Mapping[str, Any], sales_taxes: Mapping[str, st
         payload["PrivateNote"] = f"FreshBooks invoice {record['invoice_number']}"
         out = [line_of(line) for line in lines]
         if discount != 0:
-            out.append(extra_line("Discount", discount_item, discount))
+            out.append(extra_line("Discount", discount_item, discount, lines[0].get("taxName1") if lines else None))
         if rounding != 0:
-            out.append(extra_line("Rounding", rounding_item, rounding))
+            out.append(extra_line("Rounding", rounding_item, rounding, lines[0].get("taxName1") if lines else None))
         payload["Line"] = out
         return "write", key, date, payload, (("DocNumber", payload.get("DocNumber")),)
 

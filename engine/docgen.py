@@ -45,6 +45,7 @@ ERROR_FAMILIES: Mapping[str, str] = {
     "E6": "Evaluation: mapping a record failed at run time (bad data, a missing reference or table row, an "
           "expression raising); reported with the record's key and the rule's location.",
     "E7": "State store: the database holding the ledger and sync state cannot be opened or used.",
+    "E8": "Plans: a saved plan cannot be read (bad JSON, unsupported version) or is stale (the target changed since).",
 }
 
 

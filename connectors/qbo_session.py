@@ -1,0 +1,82 @@
+"""Opening the QBO side of a profile's run: base URL, realm and credentials to a ready ``QboTarget``.
+
+The base URL comes from the profile's qbo connection (`environment`), overridden by
+``PASSERELLE_QBO_BASE_URL``. The realm comes from the connection's `realm`, else
+``PASSERELLE_QBO_REALM``, else the state store (set by `passerelle connect`). The access token comes
+from a token source: ``PASSERELLE_QBO_ACCESS_TOKEN`` (a fixed token, e.g. a sandbox's), or the
+store's OAuth tokens. Tests and the demo pass an in-process transport and token directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from connectors.qbo.auth import BearerAuth, StaticToken, TokenSource
+from connectors.qbo.client import QboClient
+from connectors.qbo.config import ClientSettings, resolve_base_url
+from connectors.qbo_target import QboTarget
+from engine.errors import PasserelleError, RuleError
+from engine.model import Connection
+from engine.resolve import ResolvedPack
+from engine.store import Store
+from engine.store.tables import connections as connections_table
+
+__all__ = ["open_qbo", "qbo_connection"]
+
+
+def qbo_connection(resolved: ResolvedPack) -> Connection:
+    for conn in resolved.connections.values():
+        if conn.connector == "qbo":
+            return conn
+    raise PasserelleError([RuleError("E320", f"pack {resolved.pack.meta.name!r} has no qbo connection", None)])
+
+
+def _realm(conn: Connection, store: Store | None, profile: str, env: Mapping[str, str]) -> str:
+    realm = conn.options.get("realm") or env.get("PASSERELLE_QBO_REALM")
+    if not realm and store is not None:
+        with store.engine.connect() as db:
+            realm = db.execute(sa.select(connections_table.c.realm_id)
+                               .where(connections_table.c.profile == profile)).scalar()
+    if not realm:
+        raise PasserelleError([RuleError("E703", f"profile {profile!r} is not connected to a QBO company",
+                                         conn.loc,
+                                         hint=f"run `passerelle connect {profile}` (or set PASSERELLE_QBO_REALM)")])
+    return str(realm)
+
+
+def _token_source(store: Store | None, profile: str, env: Mapping[str, str]) -> TokenSource:
+    token = env.get("PASSERELLE_QBO_ACCESS_TOKEN")
+    if token:
+        return StaticToken(token)
+    try:  # the store-backed OAuth token source, when the connector provides it
+        tokens: Any = importlib.import_module("connectors.qbo.tokens")
+    except ImportError:
+        tokens = None
+    if tokens is not None and store is not None and hasattr(tokens, "stored_token_source"):
+        source: TokenSource = tokens.stored_token_source(store, profile)
+        return source
+    raise PasserelleError([RuleError("E703", f"no QBO credentials for profile {profile!r}",
+                                     hint=f"run `passerelle connect {profile}`, or set PASSERELLE_QBO_ACCESS_TOKEN")])
+
+
+def open_qbo(resolved: ResolvedPack, store: Store | None, *, transport: httpx.BaseTransport | None = None,
+             token: str | None = None, realm: str | None = None, env: Mapping[str, str] | None = None,
+             settings: Mapping[str, Any] | None = None) -> QboTarget:
+    """A QBO target for one profile's run."""
+    variables = dict(os.environ if env is None else env)
+    conn = qbo_connection(resolved)
+    profile = resolved.profile.name if resolved.profile else resolved.pack.meta.name
+    realm_id = realm or _realm(conn, store, profile, variables)
+    source = StaticToken(token) if token else _token_source(store, profile, variables)
+    base = "http://sandbox.in-process" if transport is not None else resolve_base_url(
+        str(conn.options.get("environment", "passerelle-sandbox")), variables)
+    http = httpx.Client(base_url=base, transport=transport, timeout=httpx.Timeout(30.0, connect=10.0))
+    client_settings = ClientSettings(realm_id=realm_id, profile=profile,
+                                     minorversion=int(conn.options.get("minorversion", 75)), **(settings or {}))
+    return QboTarget(QboClient(http, client_settings, auth=BearerAuth(source)))

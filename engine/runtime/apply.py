@@ -1,0 +1,292 @@
+"""Apply: carry out a plan through the outbox, so a crash at any moment loses nothing and a rerun
+duplicates nothing.
+
+Every write is first recorded in the outbox with its deterministic requestid; only then is it sent.
+The answer, the ledger entry and the error history are written in one transaction. A rerun after a
+crash plans the same writes with the same requestids, which the target replays instead of
+executing twice (and the connector finds documents after an uncertain outcome before any retry).
+Referenced records to create go first; placeholders in later payloads are replaced by their ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.errors import PasserelleError, RuleError
+from engine.runtime.canonical import payload_hash, request_id, to_plain
+from engine.runtime.history import finish_run, progress_run, record_error, resolve_errors, start_run
+from engine.runtime.ledger import StoreLedger
+from engine.runtime.plan import Change, Plan
+from engine.runtime.ports import LedgerEntry, Target, TargetWrite, WriteOutcome, Writer
+from engine.store import Store
+from engine.store.tables import outbox
+
+__all__ = ["ApplyReport", "Progress", "apply_plan", "check_fresh"]
+
+BATCH_SIZE = 30
+WRITES = ("create", "adopt", "update", "void", "delete")
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    run_id: int
+    counts: Mapping[str, int]
+    failures: tuple[tuple[str, str, str], ...] = ()  # (flow, key, message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class _State:
+    ids: dict[str, str] = field(default_factory=dict)           # placeholder -> real id
+    failed: dict[str, str] = field(default_factory=dict)        # placeholder -> why it is missing
+    counts: Counter[str] = field(default_factory=Counter)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    done: int = 0
+
+
+def _substitute(value: Any, state: _State) -> Any:
+    if isinstance(value, str) and value.startswith("$") and value in state.ids:
+        return state.ids[value]
+    if isinstance(value, str) and value.startswith("$") and value in state.failed:
+        raise LookupError(state.failed[value])
+    if isinstance(value, Mapping):
+        return {k: _substitute(v, state) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, state) for v in value]
+    return value
+
+
+def check_fresh(plan: Plan, target: Target, store: Store) -> None:
+    """Refuse a saved plan whose target moved since it was computed (reference data or SyncTokens)."""
+    problems = []
+    if target.fingerprint() != plan.fingerprint:
+        problems.append("the QBO company's reference data (accounts, items, customers, tax codes ...) changed")
+    done = _done_requests(store, plan.profile)
+    for change in plan.changes:
+        if change.action not in ("update", "void", "delete", "adopt") or change.request_id in done:
+            continue
+        live = target.get(change.entity, change.target_id or "")
+        token = str(live.get("SyncToken")) if live else None
+        if token != change.sync_token:
+            problems.append(f"{change.entity} {change.target_id} changed (SyncToken {change.sync_token} -> {token})")
+    if problems:
+        raise PasserelleError([RuleError("E802", "the saved plan is stale: " + "; ".join(problems[:5])
+                                         + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+                                         hint="run `passerelle plan` again and review the new plan")])
+
+
+def _done_requests(store: Store, profile: str) -> set[str]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.request_id).where(outbox.c.profile == profile,
+                                                                 outbox.c.status == "done"))
+        return {r[0] for r in rows}
+
+
+class _Applier:
+    def __init__(self, plan: Plan, writer: Writer, store: Store, ledger: StoreLedger, progress: Progress | None) -> None:
+        self.plan, self.writer, self.store, self.ledger = plan, writer, store, ledger
+        self.progress = progress
+        self.state = _State()
+        self.profile = plan.profile
+        self.total = sum(1 for c in plan.changes if c.action in WRITES) + len(self._creates())
+        self.run_id = start_run(store, self.profile, "apply", self.total)
+
+    def _creates(self) -> list[Mapping[str, Any]]:
+        seen: dict[str, Mapping[str, Any]] = {}
+        for change in self.plan.changes:
+            if change.action in WRITES:
+                for create in change.creates:
+                    seen.setdefault(create["placeholder"], create)
+        return list(seen.values())
+
+    def tick(self, label: str) -> None:
+        self.state.done += 1
+        if self.progress is not None:
+            self.progress(self.state.done, self.total, label)
+
+    # -- the outbox --------------------------------------------------------------------------------
+    def _enqueue(self, write: TargetWrite) -> Mapping[str, Any] | None:
+        """Record the write before sending it; returns the stored answer when it was already done."""
+        now = dt.datetime.now(dt.UTC)
+        with self.store.engine.begin() as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.profile == self.profile,
+                                                       outbox.c.request_id == write.request_id)).first()
+            if row is not None and row.status == "done":
+                return dict(row.response or {})
+            values = {"run_id": self.run_id, "flow": write.flow, "source_key": write.source_key,
+                      "action": write.operation, "entity": write.entity, "payload": to_plain(write.payload),
+                      "status": "sent", "updated_at": now}
+            if row is None:
+                conn.execute(sa.insert(outbox).values(profile=self.profile, request_id=write.request_id,
+                                                      created_at=now, **values))
+            else:
+                conn.execute(sa.update(outbox).where(outbox.c.id == row.id).values(**values))
+        return None
+
+    def _settle(self, outcome: WriteOutcome, entry: LedgerEntry | None) -> None:
+        write = outcome.write
+        with self.store.engine.begin() as conn:
+            conn.execute(sa.update(outbox).where(outbox.c.profile == self.profile,
+                                                 outbox.c.request_id == write.request_id).values(
+                status="done" if outcome.ok else "failed", response=to_plain(outcome.record or {}),
+                updated_at=dt.datetime.now(dt.UTC)))
+            if outcome.ok:
+                if entry is not None:
+                    meta = (outcome.record or {}).get("MetaData") or {}
+                    self.ledger.record(entry, conn, last_updated=meta.get("LastUpdatedTime"))
+                resolve_errors(conn, self.profile, write.flow, write.source_key)
+            else:
+                record_error(conn, self.profile, write.flow, write.source_key, run_id=self.run_id,
+                             fault_class=outcome.fault_class or "transient", code=outcome.code,
+                             message=outcome.message or "write failed", hint=outcome.hint)
+            progress_run(conn, self.run_id, self.state.done)
+
+    def _fail_before_send(self, change: Change, message: str) -> None:
+        with self.store.engine.begin() as conn:
+            record_error(conn, self.profile, change.flow, change.key, run_id=self.run_id, fault_class="data",
+                         code=None, message=message, hint=None)
+        self.state.failures.append((change.flow, change.key, message))
+        self.state.counts["failed"] += 1
+        self.tick(f"{change.entity} {change.label}")
+
+    # -- steps -------------------------------------------------------------------------------------
+    def create_references(self) -> None:
+        for create in self._creates():
+            fields = to_plain(create["fields"])
+            write = TargetWrite(entity=create["entity"], operation="create", payload=fields,
+                                request_id=request_id(self.profile, "ref", f"{create['entity']}:{create['by']}="
+                                                      f"{create['value']}", "create", payload_hash(fields)),
+                                flow=f"ref:{create['entity']}", source_key=str(create["value"]),
+                                match={create["by"]: create["value"]})
+            outcome = self._send(write)
+            if outcome.ok and outcome.record is not None:
+                self.state.ids[create["placeholder"]] = str(outcome.record.get("Id"))
+                remember = getattr(self.writer, "remember", None)
+                if remember is not None:
+                    remember(create["entity"], outcome.record)
+                self.state.counts["created_references"] += 1
+            else:
+                why = f"{create['entity']} {create['by']}={create['value']!r} could not be created: {outcome.message}"
+                self.state.failed[create["placeholder"]] = why
+                self.state.failures.append((write.flow, write.source_key, why))
+            self._settle(outcome, None)
+            self.tick(f"{create['entity']} {create['value']}")
+
+    def _send(self, write: TargetWrite) -> WriteOutcome:
+        previous = self._enqueue(write)
+        if previous is not None:
+            return WriteOutcome(write, True, record=previous)
+        return self.writer.write(write)
+
+    def _prepare(self, change: Change) -> TargetWrite | None:
+        try:
+            payload = _substitute(change.payload or {}, self.state)
+            match = _substitute(dict(change.match or {}), self.state) or None
+        except LookupError as missing:
+            self._fail_before_send(change, f"not sent: {missing}")
+            return None
+        operation = "update" if change.action == "adopt" else change.action
+        return TargetWrite(entity=change.entity, operation=operation, payload=payload,
+                           request_id=change.request_id or request_id(self.profile, change.flow, change.key,
+                                                                       change.action, ""),
+                           flow=change.flow, source_key=change.key, target_id=change.target_id,
+                           sync_token=change.sync_token, owned_fields=change.owned_fields, match=match)
+
+    def _entry(self, change: Change, write: TargetWrite, record: Mapping[str, Any] | None) -> LedgerEntry:
+        record = record or {}
+        state = {"void": "voided", "delete": "deleted"}.get(change.action)
+        fields = dict(write.payload) if write.payload else dict((self.ledger.get(change.flow, change.key) or
+                                                                _blank(change)).fields)
+        return LedgerEntry(flow=change.flow, source_key=change.key, target_entity=change.entity,
+                           target_id=str(record.get("Id") or change.target_id or ""), sync_token=_token(record, change),
+                           payload_hash=state or change.payload_hash, fields=fields, state=state)
+
+    def changes(self) -> None:
+        pending: list[tuple[Change, TargetWrite]] = []
+        for change in self.plan.changes:
+            if change.action not in WRITES:
+                continue
+            if pending and (change.flow != pending[0][0].flow or change.action != "create"):
+                self._flush(pending)  # later changes may refer to what the batch creates
+            write = self._prepare(change)
+            if write is None:
+                continue
+            if change.action == "create":
+                pending.append((change, write))
+                if len(pending) == BATCH_SIZE:
+                    self._flush(pending)
+                continue
+            self._flush(pending)
+            self._one(change, write)
+        self._flush(pending)
+
+    def _one(self, change: Change, write: TargetWrite) -> None:
+        outcome = self._send(write)
+        self._conclude(change, write, outcome)
+
+    def _flush(self, pending: list[tuple[Change, TargetWrite]]) -> None:
+        if not pending:
+            return
+        todo: list[tuple[Change, TargetWrite]] = []
+        for change, write in pending:
+            previous = self._enqueue(write)
+            if previous is not None:
+                self._conclude(change, write, WriteOutcome(write, True, record=previous))
+            else:
+                todo.append((change, write))
+        pending.clear()
+        if not todo:
+            return
+        outcomes = self.writer.write_many([w for _, w in todo]) if len(todo) > 1 else [self.writer.write(todo[0][1])]
+        for (change, write), outcome in zip(todo, outcomes, strict=True):
+            self._conclude(change, write, outcome)
+
+    def _conclude(self, change: Change, write: TargetWrite, outcome: WriteOutcome) -> None:
+        if outcome.ok:
+            record = outcome.record or {}
+            if change.action == "create" and record.get("Id") is not None:
+                self.state.ids[f"$flow:{change.flow}:{change.key}"] = str(record["Id"])
+            self.state.counts[change.action] += 1
+        else:
+            self.state.counts["failed"] += 1
+            self.state.failures.append((change.flow, change.key, outcome.message or "write failed"))
+            if change.action == "create":
+                self.state.failed[f"$flow:{change.flow}:{change.key}"] = (
+                    f"{change.flow} {change.key} was not written: {outcome.message}")
+        self.tick(f"{change.entity} {change.label}")
+        self._settle(outcome, self._entry(change, write, outcome.record) if outcome.ok else None)
+
+
+def _blank(change: Change) -> LedgerEntry:
+    return LedgerEntry(change.flow, change.key, change.entity, change.target_id, change.sync_token, None)
+
+
+def _token(record: Mapping[str, Any], change: Change) -> str | None:
+    token = record.get("SyncToken")
+    return str(token) if token is not None else change.sync_token
+
+
+def apply_plan(plan: Plan, writer: Writer, store: Store, *, progress: Progress | None = None) -> ApplyReport:
+    """Carry out a plan; returns counts and the records that failed (also in the error history)."""
+    ledger = StoreLedger(store, plan.profile)
+    applier = _Applier(plan, writer, store, ledger, progress)
+    status = "failed"
+    try:
+        applier.create_references()
+        applier.changes()
+        status = "done" if not applier.state.failures else "done_with_errors"
+    finally:
+        finish_run(store, applier.run_id, status if status != "failed" else "interrupted", applier.state.counts)
+    return ApplyReport(applier.run_id, dict(applier.state.counts), tuple(applier.state.failures))
+
+

@@ -1,0 +1,98 @@
+"""Plans as text (Terraform-style) and as versioned JSON; JSON plans load back for ``apply``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from engine.errors import PasserelleError, RuleError
+from engine.runtime.canonical import to_plain
+from engine.runtime.plan import PLAN_VERSION, Change, FieldChange, Plan, summary
+
+__all__ = ["plan_from_json", "plan_to_json", "render_text"]
+
+_SIGNS = {"create": "+", "adopt": "=", "update": "~", "void": "-", "delete": "-", "conflict": "!", "skip": "?",
+          "error": "x"}
+_VERBS = {"create": "to create", "adopt": "to adopt", "update": "to update", "void": "to void",
+          "delete": "to delete", "conflict": "conflicts", "skip": "skipped", "error": "errors", "unchanged": "unchanged"}
+
+
+def _value(value: Any) -> str:
+    text = json.dumps(to_plain(value), ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+def _line(change: Change) -> str:
+    sign = _SIGNS[change.action]
+    what = f"{change.entity} {change.label or change.key}".rstrip()
+    origin = f"({change.flow} {change.key})"
+    if change.action in ("skip", "error", "conflict"):
+        return f"{sign} {change.action} {what} {origin}: {change.reason}"
+    extra = f": {change.reason}" if change.reason else ""
+    return f"{sign} {change.action} {what} {origin}{extra}"
+
+
+def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str:
+    """The plan for people: one line per change, changed fields under updates, a summary per entity."""
+    head = f"Plan for profile {plan.profile} (pack {plan.pack} {plan.pack_version})"
+    lines = [head]
+    if plan.first_sync:
+        docs = plan.count("create") + plan.count("adopt")
+        lines.append(f"First sync: {docs} document(s) would be sent (nothing is written by a plan).")
+    lines.append("")
+    for change in plan.changes:
+        lines.append(_line(change))
+        for create in change.creates:
+            lines.append(f"    + first create {create['entity']} {create['by']}={create['value']!r}")
+        if details and change.action in ("update", "adopt"):
+            lines.extend(f"    {d.field}: {_value(d.before)} -> {_value(d.after)}" for d in change.diffs)
+    if not plan.changes:
+        lines.append("No changes.")
+    lines.append("")
+    lines.append("Summary:")
+    for entity, counts in summary(plan).items():
+        parts = [f"{counts[action]} {_VERBS[action]}" for action in (*_SIGNS, "unchanged") if counts.get(action)]
+        lines.append(f"  {entity}: {', '.join(parts)}")
+    text = "\n".join(lines) + "\n"
+    return _colour(text) if color else text
+
+
+def _colour(text: str) -> str:
+    import click
+
+    colours = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", "x": "red", "?": "bright_black",
+               "=": "cyan"}
+    out = []
+    for line in text.splitlines():
+        colour = colours.get(line[:1]) if line[1:2] == " " else None
+        out.append(click.style(line, fg=colour) if colour else line)
+    return "\n".join(out) + "\n"
+
+
+def plan_to_json(plan: Plan) -> str:
+    data = to_plain(asdict(plan))
+    data["summary"] = summary(plan)
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def plan_from_json(text: str, where: str = "plan.json") -> Plan:
+    """A saved plan; a wrong version or shape is a clear error, never a traceback."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PasserelleError([RuleError("E801", f"not a plan: invalid JSON ({exc.msg})", None)]) from None
+    if not isinstance(data, Mapping) or data.get("version") != PLAN_VERSION:
+        found = data.get("version") if isinstance(data, Mapping) else None
+        raise PasserelleError([RuleError("E801", f"{where}: unsupported plan version {found!r} "
+                                         f"(this Passerelle applies version {PLAN_VERSION})", None)])
+    try:
+        changes = tuple(Change(**{**c, "diffs": tuple(FieldChange(**d) for d in c.get("diffs", ())),
+                                  "creates": tuple(c.get("creates", ())), "owned_fields": tuple(c.get("owned_fields", ()))})
+                        for c in data["changes"])
+        return Plan(profile=data["profile"], pack=data["pack"], pack_version=data["pack_version"],
+                    created_at=data["created_at"], fingerprint=data["fingerprint"], changes=changes,
+                    unchanged=dict(data["unchanged"]), first_sync=bool(data["first_sync"]), version=data["version"])
+    except (KeyError, TypeError) as exc:
+        raise PasserelleError([RuleError("E801", f"{where}: not a valid plan ({exc})", None)]) from None
