@@ -159,7 +159,8 @@ KINDS: Mapping[str, FaultSpec] = {spec.kind: spec for spec in (
     _spec("stale_object", X, "Someone changed this QuickBooks document since it was read",
           "review the document in QuickBooks, then resync to re-apply the mapped fields", True),
     _spec("conflict", X, "The fields Passerelle writes were changed in QuickBooks",
-          "decide which version wins: revert the change in QuickBooks or resync with --force", True),
+          "decide which version wins: revert the change in QuickBooks, or change the record in the source, then "
+          "resync", True),
     _spec("duplicate_number", D, "Another QuickBooks document already uses this document number",
           "change the number prefix setting, or rename the other document in QuickBooks, then resync", True),
     _spec("duplicate_name", D, "A customer, vendor or employee with this name already exists in QuickBooks",
