@@ -22,6 +22,12 @@ COMMANDS: Mapping[str, str] = {
     "sandbox": "connectors.sandbox.cli:sandbox",
     "demo": "engine.cli.demo:demo",
     "connect": "connectors.qbo.cli:connect",
+    "plan": "engine.cli.run:plan",
+    "apply": "engine.cli.run:apply",
+    "sync": "engine.cli.run:sync",
+    "errors": "engine.cli.history:errors",
+    "suspend": "engine.cli.history:suspend",
+    "resume": "engine.cli.history:resume",
 }
 
 _HELP: Mapping[str, str] = {
@@ -30,8 +36,14 @@ _HELP: Mapping[str, str] = {
     "graph": "Print a pack's state machines as Mermaid.",
     "explain": "Map one record offline and show which rule set each field.",
     "sandbox": "Run the offline QuickBooks Online API server.",
-    "demo": "Validate the shipped packs and dry-run a sample profile.",
+    "demo": "A complete sync of a sample profile on an embedded sandbox.",
     "connect": "Authorise Passerelle to use a QuickBooks Online company (OAuth 2.0).",
+    "plan": "Dry run: what a sync would change in QBO, field by field.",
+    "apply": "Carry out a fresh or saved plan.",
+    "sync": "Plan and apply, once or on a schedule.",
+    "errors": "The error history: list, resync, resolve.",
+    "suspend": "Suspend automatic syncs until a date.",
+    "resume": "Resume automatic syncs.",
 }
 
 
