@@ -82,6 +82,10 @@ class QboClient:
         except httpx.TransportError as exc:
             log.info("qbo %s %s failed: %s", call.method, call.path, type(exc).__name__)
             return Answer(fault=local_fault("connection", type(exc).__name__), definite=False)
+        except QboFault as error:  # raised by the auth flow (token endpoint); reconnect and config faults go up
+            if not error.fault.transient:
+                raise
+            return Answer(fault=error.fault, definite=False)
         tid = response.headers.get("intuit_tid", "")
         fault = fault_from_response_parts(response.content, response.status_code, tid)
         if fault is not None:

@@ -168,3 +168,28 @@ def test_concurrent_threads_share_one_pause(fake_time: FakeTime) -> None:
     for thread in threads:
         thread.join()
     assert len(done) == 5 and fake_time.now >= 1005
+
+
+class FlakyTokens:
+    """A token source whose first refresh hits a token-endpoint outage."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def access_token(self) -> str:
+        self.calls += 1
+        if self.calls == 1:
+            from connectors.qbo.faults import local_fault
+            raise QboFault(local_fault("server_error", "token endpoint answered HTTP 503"))
+        return "sandbox-test-token"
+
+    def refresh(self, rejected: str) -> str:
+        return "sandbox-test-token"
+
+
+def test_a_token_endpoint_outage_is_retried_not_raised(http: httpx.Client, fake_time: FakeTime) -> None:
+    from connectors.qbo.writes import WriteRequest
+    limiter = RateLimiter(LimitSpec(), monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    qbo = QboClient(http, make_settings(fake_time), auth=BearerAuth(FlakyTokens()), limiter=limiter)
+    result = qbo.write(WriteRequest("Class", "create", {"Name": "After outage"}))
+    assert result.ok and result.attempts == 2
