@@ -1,26 +1,29 @@
-"""``passerelle demo``: the whole pipeline on a sample profile, offline.
+"""``passerelle demo``: a complete sync of a sample profile on an embedded QBO sandbox.
 
-Validates every pack under rules/, compiles the sample profile, reads its product records from
-files and maps each one, printing what a sync would write (a dry run: nothing is written). Once
-the sync runtime lands, this becomes a full sync on the embedded sandbox.
+It validates the shipped packs, starts a sandbox company (French preset) in-process, shows the
+plan of the first sync, applies it with progress, shows what QBO now holds, and plans again to
+show that nothing is left to do. The state store is a fresh temporary file, so the demo can be
+run any number of times.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import sys
+import tempfile
 from pathlib import Path
 
 import click
 
-from connectors.file import read_records
-from engine.build import freeze
-from engine.cli.output import dumps, handle_errors, print_errors
+from connectors.qbo.inprocess import AsgiBridge
+from connectors.sandbox import DEFAULT_REALM_IDS, create_app, sandbox_of
+from connectors.sandbox.testing import TEST_TOKEN, test_config
+from engine.cli.output import handle_errors, print_errors
+from engine.cli.run import _apply
+from engine.cli.session import open_session
 from engine.cli.validate import validate_paths
-from engine.context import NoLedger, PlaceholderReferenceData
-from engine.errors import Loc, PasserelleError, RuleError
-from engine.evaluate import evaluate
-from engine.pipeline import find_profile, run_pipeline
 from engine.resources import rules_dir
+from engine.runtime.render import render_text
+from engine.store import open_store
 
 __all__ = ["demo"]
 
@@ -28,52 +31,40 @@ __all__ = ["demo"]
 @click.command()
 @click.option("--profile", "profile_spec", default="freshbooks/demo", show_default=True,
               help="Profile to run (PACK/CUSTOMER or a file).")
-@click.option("--show-payloads/--no-show-payloads", default=False, help="Print every payload in full.")
 @handle_errors
-def demo(profile_spec: str, show_payloads: bool) -> None:
-    """Validate the shipped packs and dry-run a sample profile on its file data."""
+def demo(profile_spec: str) -> None:
+    """Validate the shipped packs, then sync a sample profile on an embedded sandbox."""
     errors, counts = validate_paths([rules_dir()])
     if print_errors(errors):
         raise SystemExit(1)
-    click.echo(f"validated {counts['packs']} pack(s) and {counts['profiles']} profile(s) in {rules_dir()}")
-    loaded = run_pipeline(find_profile(profile_spec))
-    compiled = loaded.compiled
-    click.echo(f"profile {loaded.profile.name if loaded.profile else '-'} over pack {compiled.name}: dry run, "
-               "nothing is written\n")
-    totals: Counter[str] = Counter()
-    sched = loaded.resolved.schedule
-    start = sched.start_date or (compiled.settings.get(sched.start_date_setting) if sched.start_date_setting else None)
-    for flow in compiled.flows.values():
-        if not flow.enabled:
-            click.echo(f"flow {flow.name}: switched off by settings")
-            continue
-        conn = loaded.resolved.connections[flow.flow.source.connection]
-        if conn.connector != "file":
-            click.echo(f"flow {flow.name}: source {conn.name} is {conn.connector}, not a file - skipped offline")
-            continue
-        resource = conn.options["resources"].get(flow.flow.source.entity)
-        if resource is None:
-            raise PasserelleError([RuleError("E321", f"file connection has no resource {flow.flow.source.entity!r}",
-                                             Loc(str(conn.loc)))])
-        for record in read_records(Path(conn.base_dir), resource):
-            result = evaluate(flow, freeze(record), compiled.settings, refs=PlaceholderReferenceData(), ledger=NoLedger())
-            label = f"{result.entity} {result.key}"
-            if start and result.date and result.date < str(start) and result.action != "error":
-                totals["skip"] += 1
-                click.echo(f"  ? skip   {label}: dated {result.date}, before the start date {start}")
-                continue
-            totals[result.action] += 1
-            if result.action == "write":
-                number = (result.payload or {}).get("DocNumber", "")
-                click.echo(f"  + create {label} {number}".rstrip())
-                for create in result.creates:
-                    click.echo(f"      (first creates {create.entity} {create.by}={create.value})")
-                if show_payloads:
-                    click.echo(dumps(result.payload))
-            elif result.action == "skip":
-                click.echo(f"  ? skip   {label}: {result.reason}")
-            elif result.action == "error":
-                click.echo(f"  ! error  {label}: {result.error.message if result.error else ''}")
-            else:
-                click.echo(f"  - {result.action:<6} {label}")
-    click.echo("\nsummary: " + ", ".join(f"{n} {a}" for a, n in sorted(totals.items())))
+    click.echo(f"1. validated {counts['packs']} pack(s) and {counts['profiles']} profile(s) in {rules_dir()}")
+    realm = DEFAULT_REALM_IDS["fr"]
+    app = create_app(test_config())
+    sandbox = sandbox_of(app)
+    workdir = Path(tempfile.mkdtemp(prefix="passerelle-demo-"))
+    store = open_store(str(workdir / "state.db"))
+    bridge = AsgiBridge(app)
+    colour = sys.stdout.isatty()
+    try:
+        with open_session(profile_spec, store=store, transport=bridge, token=TEST_TOKEN, realm=realm) as session:
+            click.echo(f"2. embedded QBO sandbox: company {realm} (French preset); state store {store.url}\n")
+            plan = session.plan()
+            click.echo(render_text(plan, color=colour))
+            click.echo("3. applying the first sync")
+            report = _apply(session, plan)
+            click.echo("\n4. what QuickBooks now holds")
+            for entity in ("Invoice", "Payment", "Bill"):
+                rows = sandbox.query(realm, f"SELECT * FROM {entity} MAXRESULTS 1000").get(entity, [])
+                for row in rows:
+                    number = row.get("DocNumber") or row.get("PaymentRefNum") or row["Id"]
+                    balance = f", balance {row['Balance']}" if "Balance" in row else ""
+                    click.echo(f"   {entity} {number}: total {row.get('TotalAmt')}{balance}")
+            again = session.plan()
+            state = "nothing left to do" if not again.has_changes else "changes remain"
+            click.echo(f"\n5. planning again: {state} ({sum(again.unchanged.values())} unchanged)")
+    finally:
+        bridge.close()
+        sandbox.close()
+        store.dispose()
+    if report.failures:
+        raise SystemExit(1)

@@ -211,6 +211,18 @@ class _Applier:
                            target_id=str(record.get("Id") or change.target_id or ""), sync_token=_token(record, change),
                            payload_hash=state or change.payload_hash, fields=fields, state=state)
 
+    def record_plan_errors(self) -> None:
+        """Records the plan could not map (a missing account, a table gap ...) join the error history too."""
+        with self.store.engine.begin() as conn:
+            for change in self.plan.changes:
+                if change.action == "error":
+                    where = (change.error or {}).get("where")
+                    record_error(conn, self.profile, change.flow, change.key, run_id=self.run_id, fault_class="data",
+                                 code=(change.error or {}).get("code"), message=change.reason or "cannot be mapped",
+                                 hint=f"fix the data or the rule at {where}" if where else None)
+                    self.state.failures.append((change.flow, change.key, change.reason or "cannot be mapped"))
+                    self.state.counts["not_mapped"] += 1
+
     def changes(self) -> None:
         pending: list[tuple[Change, TargetWrite]] = []
         for change in self.plan.changes:
@@ -282,6 +294,7 @@ def apply_plan(plan: Plan, writer: Writer, store: Store, *, progress: Progress |
     applier = _Applier(plan, writer, store, ledger, progress)
     status = "failed"
     try:
+        applier.record_plan_errors()
         applier.create_references()
         applier.changes()
         status = "done" if not applier.state.failures else "done_with_errors"

@@ -48,8 +48,8 @@ def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str
             lines.append(f"    + first create {create['entity']} {create['by']}={create['value']!r}")
         if details and change.action in ("update", "adopt"):
             lines.extend(f"    {d.field}: {_value(d.before)} -> {_value(d.after)}" for d in change.diffs)
-    if not plan.changes:
-        lines.append("No changes.")
+    if not plan.has_changes:
+        lines.append("No changes." if not plan.changes else "No changes to write.")
     lines.append("")
     lines.append("Summary:")
     for entity, counts in summary(plan).items():

@@ -78,11 +78,3 @@ def test_explain_bad_json_is_a_located_error(tmp_path: Path) -> None:
     record.write_text('{"a": 1,,}', encoding="utf-8")
     code, out = run("explain", str(ROOT / "rules/freshbooks/customers/demo.yaml"), str(record))
     assert code == 1 and f"{record}:1:" in out and "Traceback" not in out
-
-
-def test_demo_dry_run_lists_documents() -> None:
-    code, out = run("demo")
-    assert code == 0, out
-    assert "+ create Invoice 1201 FB1201" in out
-    assert "? skip   Invoice 1203: status draft is not synced" in out
-    assert "before the start date 2024-01-01" in out

@@ -1,0 +1,117 @@
+"""``passerelle errors`` (G10-G12) and ``suspend``/``resume`` (G9)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import click
+
+from engine.cli.output import handle_errors
+from engine.cli.run import _apply
+from engine.cli.session import open_session
+from engine.errors import PasserelleError, RuleError
+from engine.pipeline import find_profile, run_pipeline
+from engine.runtime import suspension
+from engine.runtime.history import list_errors, set_error_status
+from engine.store import open_store
+
+__all__ = ["errors", "resume", "suspend"]
+
+
+@click.group()
+def errors() -> None:
+    """The error history: what failed, why, and how to fix it."""
+
+
+@errors.command("list")
+@click.argument("profile", required=False)
+@handle_errors
+def list_command(profile: str | None) -> None:
+    """Open errors first; resolved ones stay listed, dimmed."""
+    rows = list_errors(open_store(), _profile_name(profile) if profile else None)
+    if not rows:
+        click.echo("no errors")
+        return
+    for row in rows:
+        line = f"#{row.id} [{row.status}] {row.profile} {row.flow} {row.source_key} ({row.fault_class}): {row.message}"
+        hint = f"\n    fix: {row.hint}" if row.hint and row.status == "open" else ""
+        click.echo(click.style(line + hint, dim=row.status == "resolved") if sys.stdout.isatty() else line + hint)
+
+
+def _profile_name(spec: str) -> str:
+    loaded = run_pipeline(find_profile(spec))
+    return loaded.profile.name if loaded.profile else loaded.pack.meta.name
+
+
+@errors.command()
+@click.argument("error_id", type=int)
+@handle_errors
+def resolve(error_id: int) -> None:
+    """Mark an error resolved (it stays in the history)."""
+    row = set_error_status(open_store(), error_id, "resolved")
+    if row is None:
+        raise PasserelleError([RuleError("E804", f"no error #{error_id}", None, hint="see `passerelle errors list`")])
+    click.echo(f"#{error_id} resolved")
+
+
+@errors.command()
+@click.argument("error_id", type=int)
+@click.option("--profile", "profile_spec", help="The profile file or PACK/CUSTOMER (default: found from the error).")
+@handle_errors
+def resync(error_id: int, profile_spec: str | None) -> None:
+    """Re-plan and apply the one record that failed (G11)."""
+    store = open_store()
+    row = next((r for r in list_errors(store) if r.id == error_id), None)
+    if row is None:
+        raise PasserelleError([RuleError("E804", f"no error #{error_id}", None, hint="see `passerelle errors list`")])
+    spec = profile_spec or _find_spec(row.profile)
+    set_error_status(store, error_id, "resynced")
+    with open_session(spec, store=store) as session:
+        plan = session.plan(record=row.source_key, manual=True)
+        report = _apply(session, plan)
+    if report.failures:
+        sys.exit(1)
+
+
+def _find_spec(profile: str) -> str:
+    from engine.resources import rules_dir
+
+    for base in (rules_dir(),):
+        for candidate in base.glob(f"*/customers/{profile}.yaml"):
+            return str(candidate)
+    raise PasserelleError([RuleError("E804", f"cannot find profile {profile!r}", None, hint="pass --profile")])
+
+
+def _date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@click.command()
+@click.argument("profile")
+@click.option("--until", "until", required=True, help="Date (YYYY-MM-DD) automatic syncs resume; a past date resumes now.")
+@handle_errors
+def suspend(profile: str, until: str) -> None:
+    """Suspend automatic syncs of PROFILE until a date (G9)."""
+    day = _date(until)
+    name = _profile_name(profile)
+    store = open_store()
+    if day <= dt.date.today().isoformat():
+        suspension.resume(store, name)
+        click.echo(f"{name}: {day} is past, automatic syncs are running")
+        return
+    suspension.suspend(store, name, day)
+    click.echo(f"{name}: automatic syncs suspended until {day}")
+
+
+@click.command()
+@click.argument("profile")
+@handle_errors
+def resume(profile: str) -> None:
+    """Resume automatic syncs of PROFILE."""
+    name = _profile_name(profile)
+    suspension.resume(open_store(), name)
+    click.echo(f"{name}: automatic syncs resumed")

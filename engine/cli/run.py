@@ -1,0 +1,134 @@
+"""``passerelle plan``, ``apply`` and ``sync``: preview, carry out, or both (once or on a schedule)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from engine.cli.output import handle_errors
+from engine.cli.progress import progress_reporter
+from engine.cli.session import Session, open_session
+from engine.errors import PasserelleError, RuleError
+from engine.runtime.apply import ApplyReport, apply_plan, check_fresh
+from engine.runtime.plan import Plan
+from engine.runtime.render import plan_from_json, plan_to_json, render_text
+
+__all__ = ["apply", "plan", "sync"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _interval(text: str) -> float:
+    match = re.fullmatch(r"([1-9][0-9]*)([smhd])", text.strip())
+    if match is None:
+        raise click.BadParameter(f"{text!r} is not a duration like 30s, 15m, 1h or 1d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _show(plan: Plan, as_json: bool) -> None:
+    click.echo(plan_to_json(plan) if as_json else render_text(plan, color=sys.stdout.isatty()), nl=False)
+
+
+def _report(report: ApplyReport) -> None:
+    counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(report.counts.items())) or "nothing to do"
+    click.echo(f"\nApplied (run {report.run_id}): {counts}")
+    for flow, key, message in report.failures:
+        click.echo(f"  x {flow} {key}: {message}", err=True)
+    if report.failures:
+        click.echo("See `passerelle errors list`; fix, then `passerelle errors resync ID` or run again.", err=True)
+
+
+def _apply(session: Session, plan: Plan) -> ApplyReport:
+    with progress_reporter() as progress:
+        report = apply_plan(plan, session.target, session.store, progress=progress)
+    _report(report)
+    return report
+
+
+@click.command()
+@click.argument("profile")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as versioned JSON (schemas/plan.schema.json).")
+@click.option("--out", type=click.Path(path_type=Path), help="Also save the plan (JSON) for `passerelle apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when nothing would change, 2 when something would, 1 on error.")
+@click.option("--record", help="Plan only this source record (its key).")
+@handle_errors
+def plan(profile: str, as_json: bool, out: Path | None, detailed_exitcode: bool, record: str | None) -> None:
+    """Dry run: what a sync would create, update, void or skip in QBO, field by field. Writes nothing."""
+    with open_session(profile) as session:
+        result = session.plan(record=record)
+    _show(result, as_json)
+    if out is not None:
+        out.write_text(plan_to_json(result), encoding="utf-8")
+        click.echo(f"plan saved to {out}", err=True)
+    if detailed_exitcode and result.has_changes:
+        sys.exit(2)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--yes", is_flag=True, help="Apply without asking (needed when not on a terminal).")
+@click.option("--profile", "profile_spec", help="With a saved plan: its profile (default: PACK/PROFILE from the plan).")
+@handle_errors
+def apply(target: str, yes: bool, profile_spec: str | None) -> None:
+    """Carry out a fresh plan of PROFILE, or a saved PLAN.json (refused when the target changed since)."""
+    path = Path(target)
+    if path.suffix == ".json" and path.is_file():
+        saved = plan_from_json(path.read_text(encoding="utf-8"), str(path))
+        with open_session(profile_spec or _profile_of(saved)) as session:
+            check_fresh(saved, session.target, session.store)
+            _confirm(saved, yes)
+            report = _apply(session, saved)
+    else:
+        with open_session(target) as session:
+            fresh = session.plan()
+            _show(fresh, False)
+            _confirm(fresh, yes)
+            report = _apply(session, fresh)
+    if report.failures:
+        sys.exit(1)
+
+
+def _profile_of(saved: Plan) -> str:
+    return f"{saved.pack}/{saved.profile}"
+
+
+def _confirm(plan: Plan, yes: bool) -> None:
+    if not plan.has_changes or yes:
+        return
+    if not sys.stdin.isatty():
+        raise PasserelleError([RuleError("E803", "refusing to apply without confirmation", None,
+                                         hint="pass --yes to apply non-interactively")])
+    click.confirm("Apply these changes?", abort=True)
+
+
+@click.command()
+@click.argument("profile")
+@click.option("--every", "every", help="Run again at this interval (e.g. 1h) until interrupted.")
+@click.option("--record", help="Sync only this source record now (a manual sync; ignores suspension).")
+@click.option("--times", type=int, default=0, hidden=True, help="Stop after this many runs (tests).")
+@handle_errors
+def sync(profile: str, every: str | None, record: str | None, times: int) -> None:
+    """Plan and apply, once or every interval (F21)."""
+    interval = _interval(every) if every else None
+    runs, failed = 0, False
+    while True:
+        with open_session(profile) as session:
+            result = session.plan(record=record)
+            click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
+            report = _apply(session, result) if result.has_changes else None
+            failed = bool(report and report.failures)
+        runs += 1
+        if interval is None or (times and runs >= times):
+            break
+        click.echo(f"next run in {every}", err=True)
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            break
+    if failed:
+        sys.exit(1)

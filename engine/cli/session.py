@@ -1,0 +1,49 @@
+"""What every run command needs: the compiled profile, the store, the QBO target and the sources."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.qbo_session import open_qbo
+from connectors.qbo_target import QboTarget
+from connectors.sources import sources_for
+from engine.pipeline import Loaded, find_profile, run_pipeline
+from engine.runtime.ledger import StoreLedger
+from engine.runtime.plan import Plan, PlanOptions, make_plan
+from engine.runtime.suspension import suspended_until
+from engine.store import Store, open_store
+
+__all__ = ["Session", "open_session"]
+
+
+@dataclass
+class Session:
+    loaded: Loaded
+    store: Store
+    target: QboTarget
+    sources: dict[str, Any]
+
+    @property
+    def profile(self) -> str:
+        return self.loaded.profile.name if self.loaded.profile else self.loaded.pack.meta.name
+
+    def plan(self, *, record: str | None = None, manual: bool = False) -> Plan:
+        today = dt.date.today().isoformat()
+        options = PlanOptions(today=today, suspended_until=suspended_until(self.store, self.profile, today),
+                              record=record, manual=manual or record is not None)
+        return make_plan(self.loaded, self.target, self.sources, StoreLedger(self.store, self.profile), options)
+
+
+@contextmanager
+def open_session(profile_spec: str, *, store: Store | None = None, **target_options: Any) -> Iterator[Session]:
+    loaded = run_pipeline(find_profile(profile_spec))
+    store = store or open_store()
+    target = open_qbo(loaded.resolved, store, **target_options)
+    try:
+        yield Session(loaded, store, target, sources_for(loaded.resolved.connections))
+    finally:
+        target.client.close()

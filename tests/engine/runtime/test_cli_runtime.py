@@ -1,0 +1,136 @@
+"""The run commands end to end: a sandbox served over real HTTP, configured the way a user would
+(PASSERELLE_QBO_BASE_URL, _REALM, _ACCESS_TOKEN, PASSERELLE_STATE)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from jsonschema import Draft202012Validator
+
+from connectors.qbo.limiter import forget_limiters
+from connectors.sandbox import DEFAULT_REALM_IDS, Sandbox, create_app, sandbox_of, serve
+from connectors.sandbox.testing import TEST_TOKEN, test_config
+from engine.cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[3]
+DEMO = str(ROOT / "rules/freshbooks/customers/demo.yaml")
+REALM = DEFAULT_REALM_IDS["fr"]
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+    forget_limiters()
+    app = create_app(test_config())
+    with serve(app) as base_url:
+        monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", base_url)
+        monkeypatch.setenv("PASSERELLE_QBO_REALM", REALM)
+        monkeypatch.setenv("PASSERELLE_QBO_ACCESS_TOKEN", TEST_TOKEN)
+        monkeypatch.setenv("PASSERELLE_STATE", str(tmp_path / "state.db"))
+        yield sandbox_of(app)
+    sandbox_of(app).close()
+    forget_limiters()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert "Traceback" not in result.output, result.output
+    return result.exit_code, result.output
+
+
+def invoices(sandbox: Sandbox) -> list[dict[str, Any]]:
+    return list(sandbox.query(REALM, "SELECT * FROM Invoice MAXRESULTS 1000").get("Invoice", []))
+
+
+def test_E1_plan_json_matches_schema_and_detailed_exitcode(served: Sandbox, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    code, _ = run("plan", DEMO, "--json", "--out", str(out), "--detailed-exitcode")
+    assert code == 2
+    data = json.loads(out.read_text(encoding="utf-8"))
+    schema = json.loads((ROOT / "schemas/plan.schema.json").read_text(encoding="utf-8"))
+    assert list(Draft202012Validator(schema).iter_errors(data)) == []
+    assert data["summary"]["Invoice"] == {"create": 2, "skip": 2}
+    assert invoices(served) == []  # a plan writes nothing
+
+
+def test_apply_then_nothing_to_do(served: Sandbox) -> None:
+    code, text = run("apply", DEMO, "--yes")
+    assert code == 0, text
+    assert "Applied (run 1): 7 create, 9 created references" in text
+    assert sorted(i["DocNumber"] for i in invoices(served)) == ["FB1201", "FB1202"]
+    code, text = run("plan", DEMO, "--detailed-exitcode")
+    assert code == 0 and "No changes to write." in text
+
+
+def test_apply_needs_confirmation_when_not_interactive(served: Sandbox) -> None:
+    code, text = run("apply", DEMO)
+    assert code == 1 and "refusing to apply without confirmation" in text and "--yes" in text
+    assert invoices(served) == []
+
+
+def test_saved_plan_applies_and_a_stale_one_is_refused(served: Sandbox, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    run("plan", DEMO, "--out", str(saved))
+    served.write(REALM, "Account", {"Name": "Nouveau compte", "AccountType": "Bank", "AcctNum": "512900"})
+    code, text = run("apply", str(saved), "--yes", "--profile", DEMO)
+    assert code == 1 and "the saved plan is stale" in text and "reference data" in text
+    run("plan", DEMO, "--out", str(saved))
+    code, text = run("apply", str(saved), "--yes", "--profile", DEMO)
+    assert code == 0, text
+    assert len(invoices(served)) == 2
+
+
+def test_O3_sync_one_record_manually(served: Sandbox) -> None:
+    code, text = run("sync", DEMO, "--record", "1202")
+    assert code == 0, text
+    assert [i["DocNumber"] for i in invoices(served)] == ["FB1202"]
+
+
+def test_F21_sync_every_interval_runs_again(served: Sandbox) -> None:
+    code, text = run("sync", DEMO, "--every", "1s", "--times", "2")
+    assert code == 0, text
+    assert text.count("Plan for profile demo") == 2
+    assert "next run in 1s" in text and "No changes to write." in text  # the second run finds nothing to do
+
+
+def test_G9_suspend_until_date_skips_then_past_date_resumes(served: Sandbox) -> None:
+    code, text = run("suspend", DEMO, "--until", "2999-01-01")
+    assert code == 0 and "suspended until 2999-01-01" in text
+    code, text = run("plan", DEMO)
+    assert "automatic sync suspended until 2999-01-01" in text and "to create" not in text
+    code, text = run("suspend", DEMO, "--until", "2000-01-01")
+    assert "is past, automatic syncs are running" in text
+    code, text = run("plan", DEMO)
+    assert "Invoice: 2 to create" in text
+
+
+def test_G10_G11_G12_error_history_resync_and_resolved(served: Sandbox, tmp_path: Path) -> None:
+    profile = tmp_path / "long.yaml"
+    body = (ROOT / "rules/freshbooks/customers/demo.yaml").read_text(encoding="utf-8")
+    body = body.replace("pack: freshbooks", f"pack: {ROOT / 'rules/freshbooks'}")
+    body = body.replace("../data/", f"{ROOT}/rules/freshbooks/data/")
+    broken = body + "tables:\n  expense_categories:\n    replace: {Office Supplies: Compte inexistant}\n"
+    profile.write_text(broken, encoding="utf-8")
+    code, text = run("apply", str(profile), "--yes")
+    assert code == 1
+    code, listing = run("errors", "list")
+    assert "[open]" in listing and "expenses 9001" in listing and "Compte inexistant" in listing and "fix:" in listing
+    error_id = listing.split("#", 1)[1].split(" ", 1)[0]
+    profile.write_text(body, encoding="utf-8")  # the fix: the category goes to an account that exists
+    code, text = run("errors", "resync", error_id, "--profile", str(profile))
+    assert code == 0, text
+    code, listing = run("errors", "list")
+    assert f"#{error_id} [resolved]" in listing
+    code, text = run("errors", "resolve", "999")
+    assert code == 1 and "no error #999" in text
+
+
+def test_demo_runs_a_complete_sync() -> None:
+    code, text = run("demo")
+    assert code == 0, text
+    assert "Invoice FB1201: total 372.00, balance 0.00" in text
+    assert "planning again: nothing left to do" in text
