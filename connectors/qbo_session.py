@@ -1,15 +1,14 @@
 """Opening the QBO side of a profile's run: base URL, realm and credentials to a ready ``QboTarget``.
 
 The base URL comes from the profile's qbo connection (`environment`), overridden by
-``PASSERELLE_QBO_BASE_URL``. The realm comes from the connection's `realm`, else
-``PASSERELLE_QBO_REALM``, else the state store (set by `passerelle connect`). The access token comes
-from a token source: ``PASSERELLE_QBO_ACCESS_TOKEN`` (a fixed token, e.g. a sandbox's), or the
-store's OAuth tokens. Tests and the demo pass an in-process transport and token directly.
+``PASSERELLE_QBO_BASE_URL``. With a fixed access token (``PASSERELLE_QBO_ACCESS_TOKEN``, e.g. a
+sandbox's) the realm comes from the connection's `realm`, ``PASSERELLE_QBO_REALM`` or the store;
+otherwise the profile's OAuth tokens kept by ``passerelle connect`` are used (and refreshed).
+Tests and the demo pass an in-process transport and a token directly.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -17,9 +16,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from connectors.qbo.auth import BearerAuth, StaticToken, TokenSource
+from connectors.qbo.auth import BearerAuth, StaticToken
 from connectors.qbo.client import QboClient
 from connectors.qbo.config import ClientSettings, resolve_base_url
+from connectors.qbo.profile import open_client
 from connectors.qbo_target import QboTarget
 from engine.errors import PasserelleError, RuleError
 from engine.model import Connection
@@ -50,33 +50,32 @@ def _realm(conn: Connection, store: Store | None, profile: str, env: Mapping[str
     return str(realm)
 
 
-def _token_source(store: Store | None, profile: str, env: Mapping[str, str]) -> TokenSource:
-    token = env.get("PASSERELLE_QBO_ACCESS_TOKEN")
-    if token:
-        return StaticToken(token)
-    try:  # the store-backed OAuth token source, when the connector provides it
-        tokens: Any = importlib.import_module("connectors.qbo.tokens")
-    except ImportError:
-        tokens = None
-    if tokens is not None and store is not None and hasattr(tokens, "stored_token_source"):
-        source: TokenSource = tokens.stored_token_source(store, profile)
-        return source
-    raise PasserelleError([RuleError("E703", f"no QBO credentials for profile {profile!r}",
-                                     hint=f"run `passerelle connect {profile}`, or set PASSERELLE_QBO_ACCESS_TOKEN")])
+def _timeout(variables: Mapping[str, str]) -> float:
+    """Seconds before a request counts as timed out (PASSERELLE_QBO_TIMEOUT; QBO itself cuts at 120 s)."""
+    text = variables.get("PASSERELLE_QBO_TIMEOUT", "").strip()
+    try:
+        return float(text) if text else 60.0
+    except ValueError:
+        raise PasserelleError([RuleError("E703", f"PASSERELLE_QBO_TIMEOUT={text!r} is not a number of seconds",
+                                         None)]) from None
 
 
 def open_qbo(resolved: ResolvedPack, store: Store | None, *, transport: httpx.BaseTransport | None = None,
              token: str | None = None, realm: str | None = None, env: Mapping[str, str] | None = None,
              settings: Mapping[str, Any] | None = None) -> QboTarget:
-    """A QBO target for one profile's run."""
+    """A QBO target for one profile's run: a fixed token (``token`` or PASSERELLE_QBO_ACCESS_TOKEN), else the
+    profile's stored OAuth tokens (``passerelle connect``), refreshed as needed."""
     variables = dict(os.environ if env is None else env)
     conn = qbo_connection(resolved)
     profile = resolved.profile.name if resolved.profile else resolved.pack.meta.name
+    fixed = token or variables.get("PASSERELLE_QBO_ACCESS_TOKEN")
+    timeout = _timeout(variables)
+    if not fixed:
+        return QboTarget(open_client(resolved, store=store, env=variables, transport=transport, timeout=timeout))
     realm_id = realm or _realm(conn, store, profile, variables)
-    source = StaticToken(token) if token else _token_source(store, profile, variables)
     base = "http://sandbox.in-process" if transport is not None else resolve_base_url(
         str(conn.options.get("environment", "passerelle-sandbox")), variables)
-    http = httpx.Client(base_url=base, transport=transport, timeout=httpx.Timeout(30.0, connect=10.0))
+    http = httpx.Client(base_url=base, transport=transport, timeout=httpx.Timeout(timeout, connect=10.0))
     client_settings = ClientSettings(realm_id=realm_id, profile=profile,
                                      minorversion=int(conn.options.get("minorversion", 75)), **(settings or {}))
-    return QboTarget(QboClient(http, client_settings, auth=BearerAuth(source)))
+    return QboTarget(QboClient(http, client_settings, auth=BearerAuth(StaticToken(fixed))))
