@@ -115,6 +115,18 @@ class _Applier:
             self.progress(self.state.done, self.total, label)
 
     # -- the outbox --------------------------------------------------------------------------------
+    def _interrupted(self, flow: str, key: str, operation: str) -> str | None:
+        """The requestid of this record's write that was sent but never settled (a crash, a kill -9).
+
+        Resending under the same requestid makes the target replay the first answer instead of writing
+        again, even though the payload may now carry real ids where it carried placeholders then."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(sa.select(outbox.c.request_id).where(
+                outbox.c.profile == self.profile, outbox.c.flow == flow, outbox.c.source_key == key,
+                outbox.c.action == operation, outbox.c.status.in_(("planned", "sent")))
+                .order_by(outbox.c.id.desc())).first()
+        return str(row[0]) if row else None
+
     def _enqueue(self, write: TargetWrite) -> Mapping[str, Any] | None:
         """Record the write before sending it; returns the stored answer when it was already done."""
         now = dt.datetime.now(dt.UTC)
@@ -196,9 +208,9 @@ class _Applier:
             self._fail_before_send(change, f"not sent: {missing}")
             return None
         operation = "update" if change.action == "adopt" else change.action
+        planned = change.request_id or request_id(self.profile, change.flow, change.key, change.action, "")
         return TargetWrite(entity=change.entity, operation=operation, payload=payload,
-                           request_id=change.request_id or request_id(self.profile, change.flow, change.key,
-                                                                       change.action, ""),
+                           request_id=self._interrupted(change.flow, change.key, operation) or planned,
                            flow=change.flow, source_key=change.key, target_id=change.target_id,
                            sync_token=change.sync_token, owned_fields=change.owned_fields, match=match)
 
