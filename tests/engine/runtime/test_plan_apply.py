@@ -154,3 +154,22 @@ def test_G10_failed_document_goes_to_error_history_and_later_success_resolves_it
     assert fixed.ok, fixed.failures
     (error,) = [e for e in list_errors(store, "demo") if e.source_key == "1201"]
     assert error.status == "resolved"
+
+
+def test_plan_apply_and_error_history_on_postgresql(demo: Loaded, app: Any, pg_store: Store,
+                                                    sandbox: Sandbox) -> None:
+    from connectors.qbo.inprocess import AsgiBridge
+    from connectors.qbo_session import open_qbo
+    from connectors.sandbox.testing import TEST_TOKEN
+
+    bridge = AsgiBridge(app)
+    target = open_qbo(demo.resolved, pg_store, transport=bridge, token=TEST_TOKEN, realm=REALM)
+    try:
+        report = apply_plan(_plan(demo, target, pg_store), target, pg_store)
+        assert report.ok, report.failures
+        assert pg_store.dialect == "postgresql"
+        again = _plan(demo, target, pg_store)
+        assert not again.has_changes and sum(again.unchanged.values()) == 7
+    finally:
+        target.client.close()
+        bridge.close()
