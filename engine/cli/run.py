@@ -59,7 +59,7 @@ def _apply(session: Session, plan: Plan) -> ApplyReport:
 @handle_errors
 def plan(profile: str, as_json: bool, out: Path | None, detailed_exitcode: bool, record: str | None) -> None:
     """Dry run: what a sync would create, update, void or skip in QBO, field by field. Writes nothing."""
-    with open_session(profile) as session:
+    with open_session(profile, read_only=True) as session:
         result = session.plan(record=record)
     _show(result, as_json)
     if out is not None:

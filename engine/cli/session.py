@@ -39,9 +39,10 @@ class Session:
 
 
 @contextmanager
-def open_session(profile_spec: str, *, store: Store | None = None, **target_options: Any) -> Iterator[Session]:
+def open_session(profile_spec: str, *, store: Store | None = None, read_only: bool = False,
+                 **target_options: Any) -> Iterator[Session]:
     loaded = run_pipeline(find_profile(profile_spec))
-    store = store or open_store()
+    store = store or open_store(create=not read_only)
     target = open_qbo(loaded.resolved, store, **target_options)
     try:
         yield Session(loaded, store, target, sources_for(loaded.resolved.connections))

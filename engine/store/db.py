@@ -24,14 +24,19 @@ DEFAULT_PATH = Path(".passerelle") / "state.db"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def state_url(value: str | None = None) -> str:
-    """The database URL for a path or URL (default: PASSERELLE_STATE, else .passerelle/state.db)."""
+def state_url(value: str | None = None, *, create: bool = True) -> str:
+    """The database URL for a path or URL (default: PASSERELLE_STATE, else .passerelle/state.db).
+
+    With ``create=False`` a SQLite file that does not exist yet is not created: the URL is then an
+    empty in-memory database (what a read-only command such as ``plan`` needs)."""
     value = value or os.environ.get("PASSERELLE_STATE") or str(DEFAULT_PATH)
     if "://" in value:
         if value.startswith("postgresql://"):
             return "postgresql+psycopg://" + value[len("postgresql://"):]
         return value
     path = Path(value).expanduser()
+    if not create and not path.exists():
+        return "sqlite://"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
@@ -69,9 +74,9 @@ def _safe(url: str) -> str:
     return url
 
 
-def open_store(value: str | None = None) -> Store:
-    """Open (creating and migrating as needed) the state store."""
-    url = state_url(value)
+def open_store(value: str | None = None, *, create: bool = True) -> Store:
+    """Open (creating and migrating as needed) the state store; see ``state_url`` for ``create``."""
+    url = state_url(value, create=create)
     try:
         engine = create_engine(url, future=True, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":

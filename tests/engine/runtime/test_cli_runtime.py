@@ -134,3 +134,11 @@ def test_demo_runs_a_complete_sync() -> None:
     assert code == 0, text
     assert "Invoice FB1201: total 372.00, balance 0.00" in text
     assert "planning again: nothing left to do" in text
+
+
+def test_plan_creates_no_state_file(served: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "fresh" / "state.db"
+    monkeypatch.setenv("PASSERELLE_STATE", str(state))
+    code, text = run("plan", DEMO)
+    assert code == 0 and "First sync: 7 document(s)" in text
+    assert not state.exists() and not state.parent.exists()
