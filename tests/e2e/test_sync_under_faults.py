@@ -30,6 +30,14 @@ def _documents(sandbox: Any) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+SECRET_MARKS = ("sbx-at-", "sbx-rt-", "sandbox-client-secret")  # the sandbox's token prefixes and app secret
+
+
+def _no_secret(text: str, key: str) -> None:
+    for mark in (*SECRET_MARKS, key):
+        assert mark not in text, f"a secret ({mark[:8]}...) appeared in the output"
+
+
 def _sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_rate: float) -> tuple[dict[str, Any], list[Any]]:
     forget_limiters()
     config = SandboxConfig(realms=(RealmSpec(REALM, "fr"),), fault_rate=fault_rate, seed=7, token_ttl=5.0,
@@ -39,7 +47,8 @@ def _sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_rate: float) ->
     with serve(app) as base_url:
         monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", base_url)
         monkeypatch.setenv("PASSERELLE_STATE", str(tmp_path / f"state-{fault_rate}.db"))
-        monkeypatch.setenv("PASSERELLE_SECRET_KEY", Fernet.generate_key().decode())
+        key = Fernet.generate_key().decode()
+        monkeypatch.setenv("PASSERELLE_SECRET_KEY", key)
         monkeypatch.setenv("PASSERELLE_QBO_TIMEOUT", "1")
         monkeypatch.delenv("PASSERELLE_QBO_ACCESS_TOKEN", raising=False)
         monkeypatch.delenv("PASSERELLE_QBO_REALM", raising=False)
@@ -49,6 +58,9 @@ def _sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_rate: float) ->
         result = runner.invoke(cli, ["sync", DEMO])
         assert "Traceback" not in result.output
         assert result.exit_code == 0, result.output
+        plan = runner.invoke(cli, ["plan", DEMO, "--json"])
+        for output in (connected.output, result.output, plan.output):
+            _no_secret(output, key)
         documents = _documents(sandbox)
         faults = list(sandbox.faults.history)
     sandbox.close()
