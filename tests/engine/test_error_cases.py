@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from syrupy.assertion import SnapshotAssertion
-from syrupy.data import Snapshot, SnapshotCollection, SnapshotCollections
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
-from syrupy.location import PyTestLocation
 
 from engine.cli.main import cli
 from engine.source import DEFAULT_LIMITS
+from tests.snapshots import CaseFolderSnapshot, case_folder_snapshot
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases" / "errors"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if p.is_dir())
@@ -40,49 +36,8 @@ def _huge_file(folder: Path) -> None:
 GENERATED: dict[str, Callable[[Path], None]] = {"huge_file": _huge_file}
 
 
-class CaseFolderSnapshot(SingleFileSnapshotExtension):
-    """One text snapshot, ``expected.txt``, in the case folder itself (never any other file there)."""
-
-    _write_mode = WriteMode.TEXT
-    _file_extension = "txt"
-    case_dir: Path = CASES_DIR
-
-    @classmethod
-    def get_location(cls, *, test_location: PyTestLocation, index: Any) -> str:
-        return str(cls.case_dir / "expected.txt")
-
-    @classmethod
-    def dirname(cls, *, test_location: PyTestLocation) -> str:
-        return str(cls.case_dir)
-
-    def discover_snapshots(self, *, test_location: PyTestLocation,
-                           ignore_extensions: list[str] | None = None) -> SnapshotCollections:
-        # Only expected.txt: syrupy must never see (nor delete as "unused") the case's input files.
-        discovered = SnapshotCollections()
-        location = self.get_location(test_location=test_location, index=0)
-        if Path(location).is_file():
-            collection = SnapshotCollection(location=location)
-            collection.add(Snapshot(name=self.get_snapshot_name(test_location=test_location)))
-            discovered.add(collection)
-        return discovered
-
-    def _read_snapshot_collection(self, *, snapshot_location: str) -> SnapshotCollection:
-        return SnapshotCollection(location=snapshot_location)
-
-    @classmethod
-    def write_snapshot(cls, *, snapshot_location: str, snapshots: list[Any]) -> None:
-        # syrupy warns that expected.txt's path does not contain the test module's name; that is
-        # the point of this extension, and pytest turns warnings into errors.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"\s*Can not relate snapshot location", category=UserWarning)
-            super().write_snapshot(snapshot_location=snapshot_location, snapshots=snapshots)
-
-    def delete_snapshots(self, *, snapshot_location: str, snapshot_names: set[str]) -> None:
-        """Never delete: a case folder's expected.txt goes away only with the folder."""
-
-
 def _extension_for(case_dir: Path) -> type[CaseFolderSnapshot]:
-    return type(f"Snapshot_{case_dir.name}", (CaseFolderSnapshot,), {"case_dir": case_dir})
+    return case_folder_snapshot(case_dir)
 
 
 def run_validate(folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
