@@ -6,7 +6,7 @@ typed faults, so the engine never imports the connector.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.qbo.client import QboClient
@@ -16,7 +16,7 @@ from connectors.qbo.writes import WriteRequest, WriteResult
 from engine.context import ReferenceData
 from engine.runtime.ports import TargetWrite, WriteOutcome
 
-__all__ = ["QboTarget"]
+__all__ = ["QboSource", "QboTarget"]
 
 
 class QboTarget:
@@ -78,3 +78,13 @@ def _outcome(write: TargetWrite, result: WriteResult) -> WriteOutcome:
     return WriteOutcome(write, False, fault_class=str(fault.spec.fault_class.value), code=fault.code,
                         message=f"{fault.spec.message}: {fault.detail}".rstrip(": "), hint=fault.spec.hint,
                         resync_may_fix=fault.spec.resync_may_fix)
+
+
+class QboSource:
+    """QBO as the source of a flow (e.g. bills imported into a product): every record of an entity."""
+
+    def __init__(self, target: QboTarget) -> None:
+        self.target = target
+
+    def records(self, resource: str) -> Iterator[Mapping[str, Any]]:
+        yield from self.target.client.query_all(resource)

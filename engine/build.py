@@ -400,6 +400,7 @@ def _flow(reader: _Reader, name: str, body: Mapping[str, Any]) -> Flow:
             owned_fields=tuple(ops["owned_fields"]) if "owned_fields" in ops else None,
         ),
         children=tuple(_child(reader, c, (*path, "children", i)) for i, c in enumerate(body.get("children", ()))),
+        target_id=reader.src(body, "target_id", path),
     )
 
 

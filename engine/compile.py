@@ -79,6 +79,7 @@ class CompiledFlow:
     void_when: CompiledExpr | None = None
     delete_when: CompiledExpr | None = None
     children: tuple[CompiledChild, ...] = ()
+    target_id: CompiledExpr | None = None
 
     @property
     def name(self) -> str:
@@ -481,6 +482,7 @@ def _compile_flow(c: _Compiler, flow: Flow) -> CompiledFlow:
         match=tuple((f, e) for f, src in flow.match if (e := c.expr(src, names | {"payload"})) is not None),
         unique=c.expr(flow.unique.key, names) if flow.unique else None,
         void_when=c.expr(ops.void_when, names), delete_when=c.expr(ops.delete_when, names), children=children,
+        target_id=c.expr(flow.target_id, names),
     )
 
 

@@ -42,6 +42,7 @@ class Evaluation:
     creates: tuple[PendingCreate, ...] = ()
     match: tuple[tuple[str, Any], ...] = ()
     trace: tuple[TraceEntry, ...] = ()
+    target_id: str | None = None
 
 
 def _error(flow: CompiledFlow, key: str | None, exc: BaseException, where: Any) -> Evaluation:
@@ -96,12 +97,15 @@ def evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[st
         stage = flow.fields
         payload = flow.fields.run(scope)
         match = _match(flow.match, scope, payload)
+        stage = flow.target_id
+        target_id = flow.target_id(scope) if flow.target_id is not None else None
     except Skip as skip:
         return Evaluation(flow.name, flow.entity, key, "skip", reason=skip.reason)
     except EVAL_ERRORS as exc:
         return _error(flow, key, exc, _culprit(stage, exc))
     return Evaluation(flow.name, flow.entity, key, "write", payload=payload, date=date,
-                      creates=tuple(ctx.pending.values()), match=match, trace=tuple(ctx.trace or ()))
+                      creates=tuple(ctx.pending.values()), match=match, trace=tuple(ctx.trace or ()),
+                      target_id=None if target_id is None else str(target_id))
 
 
 def _match(match: tuple[tuple[str, CompiledExpr], ...], scope: dict[str, Any], payload: Any

@@ -232,6 +232,7 @@ class Flow:
     vars: tuple[tuple[str, ValueSpec], ...] = ()
     operations: Operations = Operations()
     children: tuple[Child, ...] = ()
+    target_id: Src | None = None
 
 
 @dataclass(frozen=True)

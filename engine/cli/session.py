@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.qbo_session import open_qbo
-from connectors.qbo_target import QboTarget
+from connectors.qbo_target import QboSource, QboTarget
 from connectors.sources import sources_for
 from engine.pipeline import Loaded, find_profile, run_pipeline
 from engine.runtime.ledger import StoreLedger
@@ -44,7 +44,10 @@ def open_session(profile_spec: str, *, store: Store | None = None, read_only: bo
     loaded = run_pipeline(find_profile(profile_spec))
     store = store or open_store(create=not read_only)
     target = open_qbo(loaded.resolved, store, **target_options)
+    sources = sources_for(loaded.resolved.connections)
+    sources.update({name: QboSource(target) for name, conn in loaded.resolved.connections.items()
+                    if conn.connector == "qbo"})
     try:
-        yield Session(loaded, store, target, sources_for(loaded.resolved.connections))
+        yield Session(loaded, store, target, sources)
     finally:
         target.client.close()

@@ -93,8 +93,10 @@ def _done_requests(store: Store, profile: str) -> set[str]:
 
 
 class _Applier:
-    def __init__(self, plan: Plan, writer: Writer, store: Store, ledger: StoreLedger, progress: Progress | None) -> None:
+    def __init__(self, plan: Plan, writer: Writer, store: Store, ledger: StoreLedger, *, progress: Progress | None,
+                 writers: Mapping[str, Writer] | None = None) -> None:
         self.plan, self.writer, self.store, self.ledger = plan, writer, store, ledger
+        self.writers = dict(writers or {})
         self.progress = progress
         self.state = _State()
         self.profile = plan.profile
@@ -194,11 +196,15 @@ class _Applier:
             self._settle(outcome, None)
             self.tick(f"{create['entity']} {create['value']}")
 
-    def _send(self, write: TargetWrite) -> WriteOutcome:
+    def writer_for(self, connection: str) -> Writer:
+        """Product write-backs go to their connection's writer; everything else to the QBO writer."""
+        return self.writers.get(connection, self.writer)
+
+    def _send(self, write: TargetWrite, connection: str = "") -> WriteOutcome:
         previous = self._enqueue(write)
         if previous is not None:
             return WriteOutcome(write, True, record=previous)
-        return self.writer.write(write)
+        return self.writer_for(connection).write(write)
 
     def _prepare(self, change: Change) -> TargetWrite | None:
         try:
@@ -255,7 +261,7 @@ class _Applier:
         self._flush(pending)
 
     def _one(self, change: Change, write: TargetWrite) -> None:
-        outcome = self._send(write)
+        outcome = self._send(write, change.connection)
         self._conclude(change, write, outcome)
 
     def _flush(self, pending: list[tuple[Change, TargetWrite]]) -> None:
@@ -271,7 +277,8 @@ class _Applier:
         pending.clear()
         if not todo:
             return
-        outcomes = self.writer.write_many([w for _, w in todo]) if len(todo) > 1 else [self.writer.write(todo[0][1])]
+        writer = self.writer_for(todo[0][0].connection)
+        outcomes = writer.write_many([w for _, w in todo]) if len(todo) > 1 else [writer.write(todo[0][1])]
         for (change, write), outcome in zip(todo, outcomes, strict=True):
             self._conclude(change, write, outcome)
 
@@ -300,10 +307,13 @@ def _token(record: Mapping[str, Any], change: Change) -> str | None:
     return str(token) if token is not None else change.sync_token
 
 
-def apply_plan(plan: Plan, writer: Writer, store: Store, *, progress: Progress | None = None) -> ApplyReport:
-    """Carry out a plan; returns counts and the records that failed (also in the error history)."""
+def apply_plan(plan: Plan, writer: Writer, store: Store, *, progress: Progress | None = None,
+               writers: Mapping[str, Writer] | None = None) -> ApplyReport:
+    """Carry out a plan; returns counts and the records that failed (also in the error history).
+
+    ``writer`` takes the QBO writes; ``writers`` maps product connection names to their writers."""
     ledger = StoreLedger(store, plan.profile)
-    applier = _Applier(plan, writer, store, ledger, progress)
+    applier = _Applier(plan, writer, store, ledger, progress=progress, writers=writers)
     status = "failed"
     try:
         applier.record_plan_errors()

@@ -55,6 +55,7 @@ class Change:
     error: Mapping[str, Any] | None = None
     match: Mapping[str, Any] | None = None
     owned_fields: tuple[str, ...] = ()
+    connection: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class _Planner:
         self.unchanged: Counter[str] = Counter()
         self.start = self._start_date()
         self.profile = loaded.profile.name if loaded.profile else loaded.pack.meta.name
+        self.qbo = {name for name, conn in loaded.resolved.connections.items() if conn.connector == "qbo"}
 
     def _start_date(self) -> str | None:
         sched = self.loaded.resolved.schedule
@@ -151,7 +153,8 @@ class _Planner:
 
     def change_for(self, flow: CompiledFlow, result: Evaluation) -> Change | None:
         key = result.key or "?"
-        base: dict[str, Any] = {"flow": flow.name, "entity": result.entity, "key": key}
+        base: dict[str, Any] = {"flow": flow.name, "entity": result.entity, "key": key,
+                                "connection": flow.flow.target.connection}
         if result.action == "error":
             err = result.error
             detail = {"code": err.code, "message": err.message, "where": str(err.loc) if err and err.loc else None} \
@@ -171,12 +174,37 @@ class _Planner:
             if entry.state == result.action + "ed" or entry.payload_hash == f"{result.action}ed":
                 self.unchanged[result.entity] += 1
                 return None
-            live = self.target.get(entry.target_entity, entry.target_id)
+            live = self.target.get(entry.target_entity, entry.target_id) if base["connection"] in self.qbo else None
             rid = request_id(self.profile, flow.name, key, result.action, entry.sync_token or "")
             return Change(result.action, **{**base, "entity": entry.target_entity}, label=entry.target_id,
                           target_id=entry.target_id,
                           sync_token=str(live.get("SyncToken")) if live else entry.sync_token, request_id=rid)
         return self._write(flow, result, entry, base)
+
+    def _product_write(self, flow: CompiledFlow, result: Evaluation, entry: LedgerEntry | None,
+                       base: dict[str, Any]) -> Change | None:
+        """A write to a product connection: compared with what the ledger says we last wrote (product APIs
+        are not read back record by record); `target_id` names an existing product record to update."""
+        payload = to_plain(result.payload)
+        digest = payload_hash({"payload": payload, "entity": result.entity})
+        if entry is not None and entry.payload_hash == digest:
+            self.unchanged[result.entity] += 1
+            return None
+        target_id = result.target_id or (entry.target_id if entry else None)
+        label = target_id or base["key"]
+        if target_id is None:
+            if not flow.flow.operations.create:
+                return Change("skip", **base, label=label, reason="creates are off for this flow")
+            action, diffs = "create", tuple(FieldChange(k, None, v) for k, v in payload.items())
+        else:
+            if not flow.flow.operations.update:
+                return Change("skip", **base, label=label, reason="updates are off for this flow")
+            before = dict(entry.fields) if entry else {}
+            action = "update"
+            diffs = tuple(FieldChange(k, before.get(k), v) for k, v in payload.items() if not same(before.get(k), v))
+        rid = request_id(self.profile, flow.name, base["key"], action, digest)
+        return Change(action, **base, label=label, target_id=target_id, payload=payload, payload_hash=digest,
+                      request_id=rid, diffs=diffs, owned_fields=flow.flow.operations.owned_fields or tuple(payload))
 
     def _write(self, flow: CompiledFlow, result: Evaluation, entry: LedgerEntry | None,
                base: dict[str, Any]) -> Change | None:
@@ -186,6 +214,8 @@ class _Planner:
         digest = payload_hash({"payload": payload, "entity": result.entity})
         owned = flow.flow.operations.owned_fields or tuple(payload)
         label = self.label(flow, result)
+        if base["connection"] not in self.qbo:
+            return self._product_write(flow, result, entry, base)
         if entry is not None and entry.target_id:
             if entry.payload_hash == digest:
                 self.unchanged[result.entity] += 1
