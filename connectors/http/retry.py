@@ -75,7 +75,9 @@ def send(client: httpx.Client, method: str, url: str, where: Where, *, params: M
          secrets: Iterable[str] = ()) -> httpx.Response:
     """Send until a 2xx answer, retrying what is safe to retry; any other outcome raises a PasserelleError."""
     rng = rng or random.Random()
-    request = client.build_request(method, url, params=params, content=content, headers=headers)
+    # no params at all (not an empty dict, which would erase the query of a followed next link)
+    request = client.build_request(method, url, params=dict(params) if params else None, content=content,
+                                   headers=headers)
     where = where.at(path=request.url.path)
     label = f"{method} {request.url.path}"
     attempts = max(1, policy.attempts)
