@@ -282,8 +282,14 @@ def apply_fix(pack: CompiledPack, target: CheckTarget, fix: Fix) -> CheckResult:
     return after or CheckResult(fix.check, True, spec.blocking, description=description)
 
 
-def fix_check(pack: CompiledPack, target: CheckTarget, name: str) -> CheckResult:
-    """Prepare and apply a check's fix (no confirmation: callers ask first)."""
+def fix_check(pack: CompiledPack, target: CheckTarget, name: str) -> CheckResult | None:
+    """Run a check and, only when it fails and offers a fix, apply the fix (callers ask the user first).
+
+    Checking first means calling it twice never creates a second record. None when the check does not apply.
+    """
+    current = run_check(pack, target, name)
+    if current is None or current.ok or not current.fixable:
+        return current
     return apply_fix(pack, target, prepare_fix(pack, target, name))
 
 

@@ -247,7 +247,9 @@ def test_P1_fix_creates_the_dedicated_bank_account(
     assert before.message == "QuickBooks has no bank account named Banque Pleo."
     assert before.hint == "Create it (number 512300), or run with --fix."
     after = fix_check(loaded.compiled, target, "dedicated_bank_account")
-    assert after.ok
+    assert after is not None and after.ok
+    again = fix_check(loaded.compiled, target, "dedicated_bank_account")  # passing already: nothing created
+    assert again is not None and again.ok
     accounts = query(sandbox, "SELECT * FROM Account WHERE Name = 'Banque Pleo'", "Account")
     assert [(a["AccountType"], a["AcctNum"]) for a in accounts] == [("Bank", "512300")]
 
@@ -258,7 +260,7 @@ def test_a_fix_whose_reference_is_missing_is_explained(
     fix = prepare_fix(loaded.compiled, connect(loaded), "discount_item_exists")
     assert fix.error is not None and "no Account with Name = 'Nope'" in fix.error
     result = fix_check(loaded.compiled, connect(loaded), "discount_item_exists")
-    assert not result.ok and result.message == fix.error
+    assert result is not None and not result.ok and result.message == fix.error
     assert query(sandbox, "SELECT * FROM Item WHERE Name = 'Discount'", "Item") == []
 
 
@@ -277,7 +279,8 @@ def test_a_qbo_fault_while_fixing_is_reported(tmp_path: Path, sandbox: Sandbox,
                                               connect: Callable[[Loaded], QboTarget]) -> None:
     loaded = run_pipeline(spending_profile(tmp_path, bank_account_type="Piggy bank"))
     result = fix_check(loaded.compiled, connect(loaded), "dedicated_bank_account")
-    assert not result.ok and result.message.startswith('could not create Account "Banque Pleo":')
+    assert result is not None and not result.ok
+    assert result.message.startswith('could not create Account "Banque Pleo":')
     assert query(sandbox, "SELECT * FROM Account WHERE Name = 'Banque Pleo'", "Account") == []
 
 
