@@ -78,6 +78,12 @@ def evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[st
             stage = flow.date
             raw_date = flow.date.fn(scope)
             date = None if raw_date is None else str(raw_date)
+        # A void/delete rule wins over the filter: a deleted record is out of the filter's statuses too.
+        for action, condition in (("void", flow.void_when), ("delete", flow.delete_when)):
+            if condition is not None:
+                stage = condition
+                if condition.fn(scope):
+                    return Evaluation(flow.name, flow.entity, key, action, date=date)
         if flow.when is not None:
             stage = flow.when
             if not flow.when.fn(scope):
@@ -89,11 +95,6 @@ def evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[st
             stage = value
             if value.when is None or value.when.fn(scope):
                 variables[name] = value.run(scope)
-        for action, condition in (("void", flow.void_when), ("delete", flow.delete_when)):
-            if condition is not None:
-                stage = condition
-                if condition.fn(scope):
-                    return Evaluation(flow.name, flow.entity, key, action, date=date)
         stage = flow.fields
         payload = flow.fields.run(scope)
         match = _match(flow.match, scope, payload)

@@ -28,6 +28,8 @@ COMMANDS: Mapping[str, str] = {
     "errors": "engine.cli.history:errors",
     "suspend": "engine.cli.history:suspend",
     "resume": "engine.cli.history:resume",
+    "test": "engine.cli.packtest:test",
+    "check": "engine.cli.check:check",
 }
 
 _HELP: Mapping[str, str] = {
@@ -44,6 +46,8 @@ _HELP: Mapping[str, str] = {
     "errors": "The error history: list, resync, resolve.",
     "suspend": "Suspend automatic syncs until a date.",
     "resume": "Resume automatic syncs.",
+    "test": "Run a rule pack's snapshot cases (--update to accept changes).",
+    "check": "Check the QBO company has what the pack needs, and offer fixes.",
 }
 
 

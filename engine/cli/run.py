@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from engine.cli.check import stop_on_blocking_checks
 from engine.cli.output import handle_errors
 from engine.cli.progress import progress_reporter
 from engine.cli.session import Session, open_session
@@ -44,7 +45,9 @@ def _report(report: ApplyReport) -> None:
 
 def _apply(session: Session, plan: Plan) -> ApplyReport:
     with progress_reporter() as progress:
-        report = apply_plan(plan, session.target, session.store, progress=progress)
+        report = apply_plan(plan, session.target, session.store, progress=progress, writers=session.writers)
+    if report.ok and plan.changes is not None:
+        session.commit_cursors()
     _report(report)
     return report
 
@@ -80,11 +83,13 @@ def apply(target: str, yes: bool, profile_spec: str | None) -> None:
     if path.suffix == ".json" and path.is_file():
         saved = plan_from_json(path.read_text(encoding="utf-8"), str(path))
         with open_session(profile_spec or _profile_of(saved)) as session:
+            stop_on_blocking_checks(session)
             check_fresh(saved, session.target, session.store)
             _confirm(saved, yes)
             report = _apply(session, saved)
     else:
         with open_session(target) as session:
+            stop_on_blocking_checks(session)
             fresh = session.plan()
             _show(fresh, False)
             _confirm(fresh, yes)
@@ -118,6 +123,7 @@ def sync(profile: str, every: str | None, record: str | None, times: int) -> Non
     runs, failed = 0, False
     while True:
         with open_session(profile) as session:
+            stop_on_blocking_checks(session)
             result = session.plan(record=record)
             click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
             report = _apply(session, result) if result.has_changes else None

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.product_writer import writers_for
 from connectors.qbo_session import open_qbo
 from connectors.qbo_target import QboSource, QboTarget
-from connectors.sources import sources_for
+from connectors.sources import sources_for_pack
 from engine.pipeline import Loaded, find_profile, run_pipeline
 from engine.runtime.ledger import StoreLedger
 from engine.runtime.plan import Plan, PlanOptions, make_plan
@@ -31,6 +32,18 @@ class Session:
     def profile(self) -> str:
         return self.loaded.profile.name if self.loaded.profile else self.loaded.pack.meta.name
 
+    @property
+    def writers(self) -> dict[str, Any]:
+        """Writers of the product connections (write-back flows)."""
+        return writers_for(self.sources, self.loaded.resolved.connections)
+
+    def commit_cursors(self) -> None:
+        """After a successful apply, incremental sources remember how far they read."""
+        for source in self.sources.values():
+            commit = getattr(source, "commit_cursors", None)
+            if commit is not None:
+                commit()
+
     def plan(self, *, record: str | None = None, manual: bool = False) -> Plan:
         today = dt.date.today().isoformat()
         options = PlanOptions(today=today, suspended_until=suspended_until(self.store, self.profile, today),
@@ -44,7 +57,7 @@ def open_session(profile_spec: str, *, store: Store | None = None, read_only: bo
     loaded = run_pipeline(find_profile(profile_spec))
     store = store or open_store(create=not read_only)
     target = open_qbo(loaded.resolved, store, **target_options)
-    sources = sources_for(loaded.resolved.connections)
+    sources = sources_for_pack(loaded.resolved, store=store)
     sources.update({name: QboSource(target) for name, conn in loaded.resolved.connections.items()
                     if conn.connector == "qbo"})
     try:

@@ -111,9 +111,12 @@ class _PlanLedger:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.planned: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self.adopted: dict[tuple[str, str], str] = {}  # matched in the target: its id is known already
 
     def target_id(self, flow: str, key: str) -> str | None:
         found = self.ledger.target_id(flow, key)
+        if found is None and (flow, key) in self.adopted:
+            return self.adopted[(flow, key)]
         if found is None and (flow, key) in self.planned:
             return f"$flow:{flow}:{key}"
         return found
@@ -244,6 +247,8 @@ class _Planner:
         if match and not any(isinstance(v, str) and v.startswith("$") for v in match.values()):
             found = self.target.find(result.entity, match)
             if found is not None:
+                self.view.planned[(flow.name, base["key"])] = payload
+                self.view.adopted[(flow.name, base["key"])] = str(found.get("Id"))
                 diffs = tuple(FieldChange(*d) for d in diff_fields(found, payload, owned))
                 rid = request_id(self.profile, flow.name, base["key"], "adopt", digest)
                 return Change("adopt", **base, label=str(found.get("Id")), target_id=str(found.get("Id")),
