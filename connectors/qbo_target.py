@@ -12,6 +12,7 @@ from typing import Any
 from connectors.qbo.client import QboClient
 from connectors.qbo.faults import QboFault
 from connectors.qbo.reads import REFERENCE_ENTITIES
+from connectors.qbo.upload import Upload
 from connectors.qbo.writes import WriteRequest, WriteResult
 from engine.context import ReferenceData
 from engine.runtime.ports import TargetWrite, WriteOutcome
@@ -56,6 +57,12 @@ class QboTarget:
     def write_many(self, writes: Sequence[TargetWrite]) -> list[WriteOutcome]:
         results = self.client.batch([_request(w) for w in writes])
         return [_outcome(w, r) for w, r in zip(writes, results, strict=True)]
+
+    def attach(self, write: TargetWrite, content: bytes) -> WriteOutcome:
+        item = Upload(entity=write.entity, entity_id=write.target_id or "", filename=str(write.payload["file_name"]),
+                      content=content, content_type=str(write.payload["content_type"]), flow=write.flow,
+                      source_key=write.source_key)
+        return _outcome(write, self.client.upload(item))
 
     def remember(self, entity: str, record: Mapping[str, Any]) -> None:
         """A record created during apply joins the reference data (later refs find it)."""

@@ -43,6 +43,7 @@ class Evaluation:
     match: tuple[tuple[str, Any], ...] = ()
     trace: tuple[TraceEntry, ...] = ()
     target_id: str | None = None
+    attachments: tuple[Mapping[str, Any], ...] = ()
 
 
 def _error(flow: CompiledFlow, key: str | None, exc: BaseException, where: Any) -> Evaluation:
@@ -100,13 +101,15 @@ def evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[st
         match = _match(flow.match, scope, payload)
         stage = flow.target_id
         target_id = flow.target_id(scope) if flow.target_id is not None else None
+        stage = flow.children
+        attachments = _attachments(flow, scope)
     except Skip as skip:
         return Evaluation(flow.name, flow.entity, key, "skip", reason=skip.reason)
     except EVAL_ERRORS as exc:
         return _error(flow, key, exc, _culprit(stage, exc))
     return Evaluation(flow.name, flow.entity, key, "write", payload=payload, date=date,
                       creates=tuple(ctx.pending.values()), match=match, trace=tuple(ctx.trace or ()),
-                      target_id=None if target_id is None else str(target_id))
+                      target_id=None if target_id is None else str(target_id), attachments=attachments)
 
 
 def _match(match: tuple[tuple[str, CompiledExpr], ...], scope: dict[str, Any], payload: Any
@@ -133,3 +136,27 @@ def _culprit(stage: Any, exc: BaseException) -> Any:
 @dataclass(frozen=True)
 class _Found:
     src: Src
+
+
+def _attachments(flow: CompiledFlow, scope: dict[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    """The files to attach to the written record: url (or pack-relative path), file name, content type."""
+    out: list[Mapping[str, Any]] = []
+    for child in flow.children:
+        if child.kind != "attachment" or (child.when is not None and not child.when.fn(scope)):
+            continue
+        items = list(child.each.fn(scope) or ()) if child.each is not None else [None]
+        for item in items:
+            local = {**scope, child.name: item} if child.each is not None else scope
+            url = child.url(local) if child.url is not None else ""
+            if not url:
+                continue
+            name = child.file_name(local) if child.file_name is not None else url.rstrip("/").rsplit("/", 1)[-1]
+            out.append({"url": url, "file_name": name, "content_type": child.content_type or _guess(name)})
+    return tuple(out)
+
+
+def _guess(name: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+

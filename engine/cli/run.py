@@ -45,7 +45,8 @@ def _report(report: ApplyReport) -> None:
 
 def _apply(session: Session, plan: Plan) -> ApplyReport:
     with progress_reporter() as progress:
-        report = apply_plan(plan, session.target, session.store, progress=progress, writers=session.writers)
+        report = apply_plan(plan, session.target, session.store, progress=progress, writers=session.writers,
+                            attacher=session.target, fetcher=session.fetcher)
     if report.ok and plan.changes is not None:
         session.commit_cursors()
     _report(report)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.fetch import FileFetcher
 from connectors.product_writer import writers_for
 from connectors.qbo_session import open_qbo
 from connectors.qbo_target import QboSource, QboTarget
@@ -31,6 +32,11 @@ class Session:
     @property
     def profile(self) -> str:
         return self.loaded.profile.name if self.loaded.profile else self.loaded.pack.meta.name
+
+    @property
+    def fetcher(self) -> FileFetcher:
+        """Where attachment files come from: product URLs, or paths relative to the pack."""
+        return FileFetcher(self.loaded.pack.root, sources=self.sources)
 
     @property
     def writers(self) -> dict[str, Any]:

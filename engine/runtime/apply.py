@@ -23,7 +23,7 @@ from engine.runtime.canonical import payload_hash, request_id, to_plain
 from engine.runtime.history import finish_run, progress_run, record_error, resolve_errors, start_run
 from engine.runtime.ledger import StoreLedger
 from engine.runtime.plan import Change, Plan
-from engine.runtime.ports import LedgerEntry, Target, TargetWrite, WriteOutcome, Writer
+from engine.runtime.ports import Attacher, Fetcher, LedgerEntry, Target, TargetWrite, WriteOutcome, Writer
 from engine.store import Store
 from engine.store.tables import outbox
 
@@ -94,9 +94,11 @@ def _done_requests(store: Store, profile: str) -> set[str]:
 
 class _Applier:
     def __init__(self, plan: Plan, writer: Writer, store: Store, ledger: StoreLedger, *, progress: Progress | None,
-                 writers: Mapping[str, Writer] | None = None) -> None:
+                 writers: Mapping[str, Writer] | None = None, attacher: Attacher | None = None,
+                 fetcher: Fetcher | None = None) -> None:
         self.plan, self.writer, self.store, self.ledger = plan, writer, store, ledger
         self.writers = dict(writers or {})
+        self.attacher, self.fetcher = attacher, fetcher
         self.progress = progress
         self.state = _State()
         self.profile = plan.profile
@@ -296,6 +298,34 @@ class _Applier:
                     f"{change.flow} {change.key} was not written: {outcome.message}")
         self.tick(f"{change.entity} {change.label}")
         self._settle(outcome, self._entry(change, write, outcome.record) if outcome.ok else None)
+        if outcome.ok and change.attachments:
+            self._attach(change, str((outcome.record or {}).get("Id") or change.target_id or ""))
+
+    def _attach(self, change: Change, target_id: str) -> None:
+        """Upload and link each file once: the outbox remembers attachments already made."""
+        for attachment in change.attachments:
+            rid = request_id(self.profile, change.flow, change.key, "attach", f"{target_id}|{attachment['url']}")
+            write = TargetWrite(entity=change.entity, operation="attach", payload=dict(attachment), request_id=rid,
+                                flow=change.flow, source_key=change.key, target_id=target_id)
+            if self._enqueue(write) is not None:
+                continue
+            if self.attacher is None or self.fetcher is None:
+                outcome = WriteOutcome(write, False, fault_class="config",
+                                       message="this target cannot receive attachments")
+            else:
+                try:
+                    content = self.fetcher.fetch(str(attachment["url"]))
+                except PasserelleError as exc:
+                    outcome = WriteOutcome(write, False, fault_class="data", code=exc.errors[0].code,
+                                           message=f"cannot read {attachment['url']}: {exc.errors[0].message}",
+                                           resync_may_fix=True)
+                else:
+                    outcome = self.attacher.attach(write, content)
+            if outcome.ok:
+                self.state.counts["attached"] += 1
+            else:
+                self.state.failures.append((change.flow, change.key, outcome.message or "attachment failed"))
+            self._settle(outcome, None)
 
 
 def _blank(change: Change) -> LedgerEntry:
@@ -308,12 +338,14 @@ def _token(record: Mapping[str, Any], change: Change) -> str | None:
 
 
 def apply_plan(plan: Plan, writer: Writer, store: Store, *, progress: Progress | None = None,
-               writers: Mapping[str, Writer] | None = None) -> ApplyReport:
+               writers: Mapping[str, Writer] | None = None, attacher: Attacher | None = None,
+               fetcher: Fetcher | None = None) -> ApplyReport:
     """Carry out a plan; returns counts and the records that failed (also in the error history).
 
     ``writer`` takes the QBO writes; ``writers`` maps product connection names to their writers."""
     ledger = StoreLedger(store, plan.profile)
-    applier = _Applier(plan, writer, store, ledger, progress=progress, writers=writers)
+    applier = _Applier(plan, writer, store, ledger, progress=progress, writers=writers, attacher=attacher,
+                       fetcher=fetcher)
     status = "failed"
     try:
         applier.record_plan_errors()

@@ -56,6 +56,7 @@ class Change:
     match: Mapping[str, Any] | None = None
     owned_fields: tuple[str, ...] = ()
     connection: str = ""
+    attachments: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,9 +213,14 @@ class _Planner:
     def _write(self, flow: CompiledFlow, result: Evaluation, entry: LedgerEntry | None,
                base: dict[str, Any]) -> Change | None:
         payload = to_plain(result.payload)
+        attachments = tuple(to_plain(a) for a in result.attachments)
         creates = tuple({"entity": c.entity, "by": c.by, "value": c.value, "fields": to_plain(c.fields),
                          "placeholder": c.placeholder} for c in result.creates)
-        digest = payload_hash({"payload": payload, "entity": result.entity})
+        hashed = {"payload": payload, "entity": result.entity}
+        if attachments:
+            hashed["attachments"] = list(attachments)
+            base = {**base, "attachments": attachments}
+        digest = payload_hash(hashed)
         owned = flow.flow.operations.owned_fields or tuple(payload)
         label = self.label(flow, result)
         if base["connection"] not in self.qbo:

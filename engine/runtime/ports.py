@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from engine.context import ReferenceData
 
-__all__ = ["LedgerEntry", "Source", "Target", "TargetWrite", "WriteOutcome"]
+__all__ = ["Attacher", "Fetcher", "LedgerEntry", "Source", "Target", "TargetWrite", "WriteOutcome", "Writer"]
 
 
 class Target(Protocol):
@@ -63,6 +63,20 @@ class WriteOutcome:
     message: str | None = None
     hint: str | None = None
     resync_may_fix: bool = False
+
+
+class Attacher(Protocol):
+    """Uploads a file and links it to a written record (receipts, invoice PDFs)."""
+
+    def attach(self, write: TargetWrite, content: bytes) -> WriteOutcome:
+        """``write.payload`` holds file_name and content_type; ``write.target_id`` the record to link."""
+        ...
+
+
+class Fetcher(Protocol):
+    """Gets a file's bytes from a product URL or a path relative to the pack."""
+
+    def fetch(self, url: str) -> bytes: ...
 
 
 class Writer(Protocol):

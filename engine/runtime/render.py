@@ -46,6 +46,8 @@ def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str
         lines.append(_line(change))
         for create in change.creates:
             lines.append(f"    + first create {create['entity']} {create['by']}={create['value']!r}")
+        for attachment in change.attachments:
+            lines.append(f"    + attach {attachment['file_name']}")
         if details and change.action in ("update", "adopt"):
             lines.extend(f"    {d.field}: {_value(d.before)} -> {_value(d.after)}" for d in change.diffs)
     if not plan.has_changes:
@@ -89,7 +91,8 @@ def plan_from_json(text: str, where: str = "plan.json") -> Plan:
                                          f"(this Passerelle applies version {PLAN_VERSION})", None)])
     try:
         changes = tuple(Change(**{**c, "diffs": tuple(FieldChange(**d) for d in c.get("diffs", ())),
-                                  "creates": tuple(c.get("creates", ())), "owned_fields": tuple(c.get("owned_fields", ()))})
+                                  "creates": tuple(c.get("creates", ())), "owned_fields": tuple(c.get("owned_fields", ())),
+                                  "attachments": tuple(c.get("attachments", ()))})
                         for c in data["changes"])
         return Plan(profile=data["profile"], pack=data["pack"], pack_version=data["pack_version"],
                     created_at=data["created_at"], fingerprint=data["fingerprint"], changes=changes,
