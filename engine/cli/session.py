@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -59,11 +59,12 @@ class Session:
 
 @contextmanager
 def open_session(profile_spec: str, *, store: Store | None = None, read_only: bool = False,
-                 **target_options: Any) -> Iterator[Session]:
+                 product_transports: Mapping[str, Any] | None = None, **target_options: Any) -> Iterator[Session]:
+    """``product_transports`` (host -> httpx transport) lets tests serve product APIs in-process."""
     loaded = run_pipeline(find_profile(profile_spec))
     store = store or open_store(create=not read_only)
     target = open_qbo(loaded.resolved, store, **target_options)
-    sources = sources_for_pack(loaded.resolved, store=store)
+    sources = sources_for_pack(loaded.resolved, store=store, transports=product_transports)
     sources.update({name: QboSource(target) for name, conn in loaded.resolved.connections.items()
                     if conn.connector == "qbo"})
     try:
