@@ -40,7 +40,10 @@ from engine.templates import CompiledTemplate, compile_template
 __all__ = ["CompiledCheck", "CompiledFlow", "CompiledPack", "CompiledValue", "compile_pack"]
 
 Run = Callable[[Any], Any]  # scope dict -> value
-FLOW_NAMES = frozenset({"record", "settings", "vars", "now", "state"})
+# Names every flow expression may read: the record, settings, vars, the run's date (`now`), the record's
+# machine state, whether this is a manual one-record sync (`manual`), and, for flows with `unique`, the
+# key of the earlier record this one duplicates (`duplicate_of`, else null).
+FLOW_NAMES = frozenset({"record", "settings", "vars", "now", "state", "manual", "duplicate_of"})
 SETTINGS_ONLY = frozenset({"settings"})
 
 

@@ -60,11 +60,12 @@ def _error(flow: CompiledFlow, key: str | None, exc: BaseException, where: Any) 
 
 def evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[str, Any], *,
              refs: ReferenceData | None = None, ledger: Ledger | None = None, now: str = "",
-             state: str | None = None, trace: bool = False) -> Evaluation:
+             state: str | None = None, trace: bool = False, manual: bool = False,
+             duplicate_of: str | None = None) -> Evaluation:
     """Map one record through a compiled flow."""
     ctx = EvalContext(refs or PlaceholderReferenceData(), ledger or NoLedger(), [] if trace else None)
     scope: dict[str, Any] = {"record": record, "settings": settings, "vars": {}, "now": now, "state": state,
-                             "__ctx": ctx}
+                             "manual": manual, "duplicate_of": duplicate_of, "__ctx": ctx}
     if trace:
         scope["__tpath"] = ""
     key: str | None = None

@@ -176,6 +176,27 @@ class HttpProduct:
         """Paths always hang under base_url, so credentials never travel to another host."""
         return f"{self._base}/{path.lstrip('/')}"
 
+    # -- files (attachments: receipts, PDFs) ----------------------------------------------------------
+
+    def owns_url(self, url: str) -> bool:
+        """Whether ``url`` is on this API's host (then it is fetched with the API's credentials)."""
+        where = self.spec.where.at(resource="files")
+        self._open(where)
+        base, wanted = httpx.URL(self._base), httpx.URL(url)
+        return (base.scheme, base.host, base.port) == (wanted.scheme, wanted.host, wanted.port)
+
+    def fetch_bytes(self, url: str) -> bytes:
+        """A file on this API's host (a receipt, a PDF), through the authenticated client."""
+        where = self.spec.where.at(resource="files")
+        client = self._open(where)
+        try:
+            response = client.get(url)
+        except httpx.HTTPError as exc:
+            raise fail("E901", where, f"GET {httpx.URL(url).path} failed: {type(exc).__name__}") from None
+        if response.status_code >= 400:
+            raise fail("E901", where, f"GET {httpx.URL(url).path} answered HTTP {response.status_code}")
+        return response.content
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

@@ -60,7 +60,8 @@ def _check_profile(path: Path, pack: RulePack | None, errors: list[RuleError], c
                 return  # the pack's own errors are reported; resolving against it would only repeat them
         else:
             ref = profile.pack_ref
-            if "/" not in ref and not ref.endswith((".yaml", ".yml")) and ref != pack.meta.name:
+            by_path = "/" in ref or ref.endswith((".yaml", ".yml")) or ref in (".", "..")
+            if not by_path and ref != pack.meta.name:
                 raise PasserelleError([RuleError(
                     "E110", f"profile is for pack {ref!r}, but it is in the customers/ folder of pack "
                     f"{pack.meta.name!r}", profile.pack_ref_loc, ("pack",),

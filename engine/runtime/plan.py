@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.build import freeze
@@ -20,7 +20,7 @@ from engine.compile import CompiledFlow
 from engine.context import Ledger
 from engine.evaluate import Evaluation, evaluate
 from engine.pipeline import Loaded
-from engine.runtime.canonical import payload_hash, request_id, to_plain
+from engine.runtime.canonical import canonical_json, payload_hash, request_id, to_plain
 from engine.runtime.compare import diff_fields, same
 from engine.runtime.ports import LedgerEntry, Source, Target
 
@@ -70,6 +70,7 @@ class Plan:
     unchanged: Mapping[str, int]
     first_sync: bool
     version: int = PLAN_VERSION
+    enabled: bool = True
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -274,8 +275,13 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
               options: PlanOptions | None = None) -> Plan:
     """The plan of one profile's sync. Reads only."""
     options = options or PlanOptions()
-    planner = _Planner(loaded, target, ledger, options)
     compiled = loaded.compiled
+    if not loaded.resolved.enabled:
+        return Plan(profile=loaded.profile.name if loaded.profile else loaded.pack.meta.name,
+                    pack=loaded.pack.meta.name, pack_version=loaded.pack.meta.version,
+                    created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), fingerprint="",
+                    changes=(), unchanged={}, first_sync=False, enabled=False)
+    planner = _Planner(loaded, target, ledger, options)
     changes: list[Change] = []
     for flow in flow_order(compiled.flows):
         source = sources.get(flow.flow.source.connection)
@@ -283,18 +289,79 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
             continue
         if hasattr(ledger, "preload"):
             ledger.preload(flow.name)
+        duplicates = _duplicates(flow, source, compiled.settings, options) if flow.unique is not None else {}
         for record in _records(source, flow, options):
-            result = evaluate(flow, freeze(record), compiled.settings, refs=planner.refs, ledger=planner.view,
-                              now=options.today)
+            frozen = freeze(record)
+            identity = _identity(flow, frozen, compiled.settings, options) if duplicates else None
+            first = duplicates.get(identity) if identity is not None else None
+            result = evaluate(flow, frozen, compiled.settings, refs=planner.refs, ledger=planner.view,
+                              now=options.today, manual=options.manual, duplicate_of=first)
             if options.record is not None and result.key != options.record:
                 continue
-            change = planner.change_for(flow, result)
+            change = _unique_policy(flow, result, first) or planner.change_for(flow, result)
             if change is not None:
+                if first is not None and change.action in ("create", "update", "adopt"):
+                    change = replace(change, reason=f"possible duplicate of {flow.name} {first}")
                 changes.append(change)
     first_sync = not any(_has_entries(ledger, f) for f in compiled.flows)
     return Plan(profile=planner.profile, pack=loaded.pack.meta.name, pack_version=loaded.pack.meta.version,
                 created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), fingerprint=target.fingerprint(),
                 changes=tuple(changes), unchanged=dict(planner.unchanged), first_sync=first_sync)
+
+
+def _scope(record: Mapping[str, Any], settings: Mapping[str, Any], options: PlanOptions) -> dict[str, Any]:
+    return {"record": record, "settings": settings, "vars": {}, "now": options.today, "state": None,
+            "manual": options.manual, "duplicate_of": None}
+
+
+def _identity(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[str, Any],
+              options: PlanOptions) -> tuple[str, str] | None:
+    """(duplicate key, record key) of a record, or None when either cannot be computed."""
+    assert flow.unique is not None
+    scope = _scope(record, settings, options)
+    try:
+        return to_plain_key(flow.unique(scope)), str(flow.key(scope))
+    except Exception:
+        return None
+
+
+def to_plain_key(value: Any) -> str:
+    return canonical_json(value)
+
+
+def _duplicates(flow: CompiledFlow, source: Source, settings: Mapping[str, Any],
+                options: PlanOptions) -> dict[tuple[str, str], str]:
+    """For every record after the first with the same `unique` key: its identity -> the first's record key.
+
+    A first pass over the source keeps only the keys, so memory grows with the number of keys, not records."""
+    first: dict[str, str] = {}
+    out: dict[tuple[str, str], str] = {}
+    for record in _records(source, flow, options):
+        identity = _identity(flow, freeze(record), settings, options)
+        if identity is None:
+            continue
+        unique_key, record_key = identity
+        if unique_key in first and first[unique_key] != record_key:
+            out[identity] = first[unique_key]
+        else:
+            first.setdefault(unique_key, record_key)
+    return out
+
+
+def _unique_policy(flow: CompiledFlow, result: Evaluation, first: str | None) -> Change | None:
+    """`unique.action`: report (write, flagged), skip, or error for records duplicating an earlier one."""
+    if first is None or flow.flow.unique is None or result.action not in ("write",):
+        return None
+    action = flow.flow.unique.action
+    reason = f"duplicate of {flow.name} {first} (same {flow.flow.unique.key.text})"
+    base: dict[str, Any] = {"flow": flow.name, "entity": result.entity, "key": result.key or "?",
+            "connection": flow.flow.target.connection}
+    if action == "skip":
+        return Change("skip", **base, reason=reason)
+    if action == "error":
+        return Change("error", **base, reason=reason, error={"code": "E610", "message": reason,
+                                                              "where": str(flow.flow.unique.key.loc)})
+    return None
 
 
 def _records(source: Source, flow: CompiledFlow, options: PlanOptions) -> Iterable[Mapping[str, Any]]:

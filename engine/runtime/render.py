@@ -38,6 +38,8 @@ def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str
     """The plan for people: one line per change, changed fields under updates, a summary per entity."""
     head = f"Plan for profile {plan.profile} (pack {plan.pack} {plan.pack_version})"
     lines = [head]
+    if not plan.enabled:
+        lines.append("The integration is switched off for this profile (enabled: false): nothing is planned.")
     if plan.first_sync:
         docs = plan.count("create") + plan.count("adopt")
         lines.append(f"First sync: {docs} document(s) would be sent (nothing is written by a plan).")
@@ -75,6 +77,8 @@ def _colour(text: str) -> str:
 
 def plan_to_json(plan: Plan) -> str:
     data = to_plain(asdict(plan))
+    if data.get("enabled", True):
+        data.pop("enabled", None)  # written only for a profile switched off
     data["summary"] = summary(plan)
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
@@ -96,6 +100,7 @@ def plan_from_json(text: str, where: str = "plan.json") -> Plan:
                         for c in data["changes"])
         return Plan(profile=data["profile"], pack=data["pack"], pack_version=data["pack_version"],
                     created_at=data["created_at"], fingerprint=data["fingerprint"], changes=changes,
-                    unchanged=dict(data["unchanged"]), first_sync=bool(data["first_sync"]), version=data["version"])
+                    unchanged=dict(data["unchanged"]), first_sync=bool(data["first_sync"]), version=data["version"],
+                    enabled=bool(data.get("enabled", True)))
     except (KeyError, TypeError) as exc:
         raise PasserelleError([RuleError("E801", f"{where}: not a valid plan ({exc})", None)]) from None
