@@ -342,3 +342,27 @@ def test_L8_paying_is_the_only_change_libeo_makes_to_a_qbo_bill() -> None:
         assert {k: after[k] for k in ("DocNumber", "VendorRef", "TxnDate", "DueDate", "Line", "TotalAmt")} == {
             k: row[k] for k in ("DocNumber", "VendorRef", "TxnDate", "DueDate", "Line", "TotalAmt")}
         assert after["Balance"] == 0 and [t["TxnType"] for t in after["LinkedTxn"]] == ["BillPayment"]
+
+
+# -- the demo profile (Libeo side from the pack's data/ files) ------------------------------------------------------
+
+DEMO = PACK / "customers" / "demo.yaml"
+
+
+def test_L8_demo_profile_keeps_libeo_only_payments_out_of_qbo() -> None:
+    with pack_run(DEMO) as run:
+        assert [c.name for c in run.checks() if c.blocks] == ["libeo_bank_account"]
+        fix_bank_account(run)
+        plan = sync_ok(run)
+        assert {c.key: c.action for c in plan.changes} == {"pmt-101": "skip", "pmt-102": "skip"}
+        assert not run.query("BillPayment") and not run.query("Bill")
+
+
+@pytest.mark.xfail(strict=True, reason="engine: a `file` connection has no writer, so a write to it falls through "
+                                       "to the QBO writer (engine/runtime/apply.py writer_for) and fails")
+def test_L1_demo_profile_imports_qbo_bills_to_its_file_side() -> None:
+    with pack_run(DEMO) as run:
+        fix_bank_account(run)
+        bill(run, "PD-2025-031", DURAND, 100)
+        _, report = run.sync()
+        assert report.ok, report.failures
