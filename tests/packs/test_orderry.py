@@ -1,0 +1,330 @@
+"""End to end: the Orderry pack (rules/orderry/) through the real runtime against the in-process QBO sandbox
+and the Orderry fake (tests/fakes/specs/orderry.py). One test or more per feature id O1..O8 of FEATURES.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from cryptography.fernet import Fernet
+
+from connectors.qbo.limiter import forget_limiters
+from connectors.sandbox import DEFAULT_REALM_IDS, RealmSpec, SandboxConfig, create_app, sandbox_of, serve
+from engine.cli.main import cli
+from engine.runtime.ledger import StoreLedger
+from engine.store import open_store
+from tests.fakes.product import FakeProduct
+from tests.fakes.specs import orderry
+from tests.packs.harness import PackRun, pack_run
+
+ROOT = Path(__file__).resolve().parents[2]
+PACK = ROOT / "rules" / "orderry"
+REPAR = PACK / "customers" / "repar-phone.yaml"
+DURAND = PACK / "customers" / "cycles-durand.yaml"
+DEMO = PACK / "customers" / "demo.yaml"
+ENV = {"REPARPHONE_ORDERRY_USER": orderry.USER, "REPARPHONE_ORDERRY_PASSWORD": orderry.PASSWORD,
+       "DURAND_ORDERRY_USER": orderry.USER, "DURAND_ORDERRY_PASSWORD": orderry.PASSWORD}
+
+
+def _run(profile: Path = REPAR, fake: FakeProduct | None = None, **kwargs: Any) -> Any:
+    return pack_run(profile, products={"orderry": fake or FakeProduct(orderry.spec())}, env=ENV, **kwargs)
+
+
+def _invoices(run: PackRun) -> dict[str, Mapping[str, Any]]:
+    return {row["DocNumber"]: row for row in run.query("Invoice")}
+
+
+def _writes(fake: FakeProduct, path_end: str = "") -> list[Any]:
+    return [w for w in fake.writes if w.path.endswith(path_end)]
+
+
+def _orderry_invoice(fake: FakeProduct, ident: int) -> Mapping[str, Any]:
+    return next(x for x in fake.records["invoices"] if x["id"] == ident)
+
+
+def _pay(run: PackRun, invoice: Mapping[str, Any], amount: str, ref: str = "VIR-1") -> Mapping[str, Any]:
+    return run.sandbox.write(run.realm, "Payment", {
+        "CustomerRef": invoice["CustomerRef"], "TotalAmt": Decimal(amount), "TxnDate": "2025-04-20",
+        "PaymentRefNum": ref, "PaymentMethodRef": {"value": "48"},
+        "Line": [{"Amount": Decimal(amount), "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+
+
+def _ok(run: PackRun) -> Any:
+    plan, report = run.sync()
+    assert report.ok, report.failures
+    return plan
+
+
+def _profile(tmp_path: Path, text: str, name: str = "variant.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(f"passerelle: 1\nkind: profile\npack: {PACK}\n{text}", encoding="utf-8")
+    return path
+
+
+# -- O1 ----------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Path]]:
+    forget_limiters()
+    realm = DEFAULT_REALM_IDS["fr"]
+    app = create_app(SandboxConfig(realms=(RealmSpec(realm, "fr"),)))
+    sandbox = sandbox_of(app)
+    state = tmp_path / "state.db"
+    with serve(app) as base_url:
+        monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", base_url)
+        monkeypatch.setenv("PASSERELLE_STATE", str(state))
+        monkeypatch.setenv("PASSERELLE_SECRET_KEY", Fernet.generate_key().decode())
+        monkeypatch.delenv("PASSERELLE_QBO_ACCESS_TOKEN", raising=False)
+        monkeypatch.delenv("PASSERELLE_QBO_REALM", raising=False)
+        yield sandbox, state
+    sandbox.close()
+    forget_limiters()
+
+
+def test_O1_reconnecting_with_a_new_grant_keeps_the_sync_state(served: tuple[Any, Path]) -> None:
+    sandbox, state = served
+    realm = DEFAULT_REALM_IDS["fr"]
+    runner = CliRunner()
+    first = runner.invoke(cli, ["connect", str(DEMO), "--no-browser"])
+    assert first.exit_code == 0, first.output
+    synced = runner.invoke(cli, ["sync", str(DEMO)])
+    assert synced.exit_code == 0, synced.output
+    numbers = sorted(r["DocNumber"] for r in sandbox.query(realm, "SELECT * FROM Invoice").get("Invoice", []))
+    assert numbers == ["INV-501", "INV-502", "INV-503"]
+    ledger_before = {(e.source_key, e.target_id) for e in StoreLedger(open_store(str(state)), "demo").entries("invoices")}
+    assert len(ledger_before) == 3
+    again = runner.invoke(cli, ["connect", str(DEMO), "--no-browser"])  # a new OAuth grant for the same company
+    assert again.exit_code == 0, again.output
+    ledger_after = {(e.source_key, e.target_id) for e in StoreLedger(open_store(str(state)), "demo").entries("invoices")}
+    assert ledger_after == ledger_before
+    plan = runner.invoke(cli, ["plan", str(DEMO), "--detailed-exitcode"])
+    assert plan.exit_code == 0, plan.output  # 0: nothing would change
+    resync = runner.invoke(cli, ["sync", str(DEMO)])
+    assert resync.exit_code == 0, resync.output
+    after = sorted(r["DocNumber"] for r in sandbox.query(realm, "SELECT * FROM Invoice").get("Invoice", []))
+    assert after == numbers and len(sandbox.query(realm, "SELECT * FROM Customer").get("Customer", [])) == 7
+
+
+# -- O2 ----------------------------------------------------------------------------------------------------------
+
+def test_O2_profile_switch_is_read_by_the_runtime(tmp_path: Path) -> None:
+    """The switch exists on every profile (`enabled`), is validated and shown by config explain."""
+    on = _profile(tmp_path, "profile: {name: switched-on}\nsettings: {payment_account: Banque}\n"
+                  "secrets: {api_user: {env: REPARPHONE_ORDERRY_USER}, api_password: {env: REPARPHONE_ORDERRY_PASSWORD}}\n")
+    off = _profile(tmp_path, "profile: {name: switched-off}\nenabled: false\nsettings: {payment_account: Banque}\n"
+                   "secrets: {api_user: {env: REPARPHONE_ORDERRY_USER}, api_password: {env: REPARPHONE_ORDERRY_PASSWORD}}\n",
+                   "off.yaml")
+    runner = CliRunner()
+    assert "enabled = True" in runner.invoke(cli, ["config", "explain", str(on)]).output
+    assert "enabled = False" in runner.invoke(cli, ["config", "explain", str(off)]).output
+
+
+def test_O2_switched_off_integration_writes_nothing(tmp_path: Path) -> None:
+    off = _profile(tmp_path, "profile: {name: switched-off}\nenabled: false\nsettings: {payment_account: Banque}\n"
+                   "secrets: {api_user: {env: REPARPHONE_ORDERRY_USER}, api_password: {env: REPARPHONE_ORDERRY_PASSWORD}}\n")
+    fake = FakeProduct(orderry.spec())
+    with _run(off, fake) as run:
+        plan = run.plan()
+        assert not plan.has_changes and not plan.enabled
+        run.apply(plan)
+        assert run.query("Invoice") == [] and fake.writes == []
+    on = _profile(tmp_path, "profile: {name: switched-on}\nenabled: true\nsettings: {payment_account: Banque}\n"
+                  "secrets: {api_user: {env: REPARPHONE_ORDERRY_USER}, api_password: {env: REPARPHONE_ORDERRY_PASSWORD}}\n",
+                  "on.yaml")
+    with _run(on) as run:
+        _ok(run)
+        assert sorted(_invoices(run)) == ["INV-501"]  # the same profile switched on syncs
+
+
+# -- O3 ----------------------------------------------------------------------------------------------------------
+
+def test_O3_only_the_chosen_statuses_are_sent_automatically() -> None:
+    with _run(REPAR) as run:
+        plan = _ok(run)
+        assert sorted(_invoices(run)) == ["INV-501"]  # issued; 502 paid, 503 partly paid, 505 draft are not listed
+        skips = {c.key: c.reason for c in plan.changes if c.action == "skip" and c.flow == "invoices"}
+        assert skips["505"] == "status draft is not sent automatically (sync it by hand)"
+        assert set(skips) == {"502", "503", "505"}
+    with _run(DURAND) as run:  # another customer, another list: sent and partially paid
+        _ok(run)
+        assert sorted(_invoices(run)) == ["INV-503"]
+
+
+def test_O3_a_manual_sync_sends_an_invoice_whatever_its_status() -> None:
+    with _run(REPAR) as run:
+        plan, report = run.sync(record="505")  # "Sync with QuickBooks" on a draft invoice
+        assert report.ok
+        assert [c.action for c in plan.changes] == ["create"]
+        assert "INV-505" in _invoices(run)
+
+
+def test_O3_a_manual_sync_of_an_automatic_status_sends_only_that_invoice() -> None:
+    with _run(REPAR) as run:
+        plan, report = run.sync(record="501")
+        assert report.ok and [(c.action, c.key) for c in plan.changes] == [("create", "501")]
+        assert sorted(_invoices(run)) == ["INV-501"]
+
+
+# -- O4 ----------------------------------------------------------------------------------------------------------
+
+def test_O4_qbo_payments_on_synced_invoices_come_back_to_the_chosen_account() -> None:
+    fake = FakeProduct(orderry.spec())
+    with _run(REPAR, fake) as run:
+        _ok(run)
+        synced = _invoices(run)["INV-501"]
+        foreign = run.sandbox.write(run.realm, "Invoice", {  # typed in QBO by hand: not from Orderry
+            "CustomerRef": {"value": "52"}, "DocNumber": "QB-9", "GlobalTaxCalculation": "TaxExcluded",
+            "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 50,
+                      "SalesItemLineDetail": {"ItemRef": {"value": "60"}, "TaxCodeRef": {"value": "31"}}}]})
+        _pay(run, synced, "100.00", "VIR-501")
+        _pay(run, foreign, "60.00", "VIR-QB9")
+        _ok(run)   # links the QBO invoice on its Orderry invoice (and moves its status: O6)
+        assert [w.body for w in _writes(fake, "/quickbooks")] == [{"quickbooks_id": synced["Id"],
+                                                                  "quickbooks_number": "INV-501"}]
+        plan = _ok(run)
+        (payment,) = [w for w in fake.writes if w.path == "/api/v2/payments"]
+        assert payment.method == "POST" and payment.body["payment"] == {
+            "invoice_id": "501", "amount": "100.00", "paid_at": "2025-04-20", "account": "Banque principale",
+            "method": "Virement", "reference": "VIR-501",
+            "external_id": f"quickbooks-payment-{_qbo_payment_id(run, 'VIR-501')}",
+            "comment": "Payment received in QuickBooks (VIR-501)"}
+        assert [p["invoice_id"] for p in fake.records["payments"]] == ["501"]
+        foreign_skip = [c for c in plan.changes if c.flow == "payments" and c.action == "skip"]
+        assert len(foreign_skip) == 1 and "has not been synced" in (foreign_skip[0].reason or "")
+        assert not run.plan().has_changes  # taken once
+        assert len([w for w in fake.writes if w.path == "/api/v2/payments"]) == 1
+
+
+def _qbo_payment_id(run: PackRun, ref: str) -> str:
+    return str(next(p["Id"] for p in run.query("Payment") if p.get("PaymentRefNum") == ref))
+
+
+def test_O4_payments_stay_in_qbo_when_switched_off(tmp_path: Path) -> None:
+    off = _profile(tmp_path, "profile: {name: nopay}\nsettings: {payment_account: Banque, payments_from_qbo: false}\n"
+                   "secrets: {api_user: {env: REPARPHONE_ORDERRY_USER}, api_password: {env: REPARPHONE_ORDERRY_PASSWORD}}\n")
+    fake = FakeProduct(orderry.spec())
+    with _run(off, fake) as run:
+        _ok(run)
+        _pay(run, _invoices(run)["INV-501"], "216.00")
+        _ok(run)
+        _ok(run)
+        assert not [w for w in fake.writes if w.path == "/api/v2/payments" or w.path.endswith("/quickbooks")]
+        assert _orderry_invoice(fake, 501)["status"] == "paid"  # the status event still applies (O6)
+
+
+# -- O5 ----------------------------------------------------------------------------------------------------------
+
+def test_O5_each_orderry_tax_gets_its_qbo_tax_code() -> None:
+    lines = [{"name": "Diagnostic", "type": "service", "quantity": "1", "price": "50.00", "tax": "TVA 20%"},
+             {"name": "Housse", "type": "product", "quantity": "2", "price": "10.00", "tax": "TVA 10%"},
+             {"name": "Manuel", "type": "product", "quantity": "1", "price": "20.00", "tax": "TVA 5,5%"},
+             {"name": "Journal", "type": "product", "quantity": "1", "price": "3.00", "tax": "TVA 2,1%"},
+             {"name": "Prêt", "type": "service", "quantity": "1", "price": "5.00", "tax": None}]
+    unknown = [{"name": "Import", "type": "product", "quantity": "1", "price": "9.00", "tax": "TVA 8,5%"}]
+    fake = FakeProduct(orderry.spec(invoices=(orderry.invoice(1, "issued", "Garage Petit", "paris", lines),
+                                              orderry.invoice(2, "issued", "Taxi Blanc", "lyon", unknown))))
+    with _run(REPAR, fake) as run:
+        plan, _ = run.sync()
+        invoice = _invoices(run)["INV-501"]
+        codes = [line["SalesItemLineDetail"]["TaxCodeRef"]["value"] for line in invoice["Line"]
+                 if line.get("DetailType") == "SalesItemLineDetail"]
+        assert codes == ["31", "32", "33", "34", "35"]  # 20 %, 10 %, 5,5 %, 2,1 % (row added by the profile), none
+        assert invoice["TotalAmt"] == Decimal("111.16")  # 98.00 + VAT 10.00 + 2.00 + 1.10 + 0.063
+        (error,) = [c for c in plan.changes if c.action == "error"]
+        assert error.key == "502" and "table 'taxes' has no row for 'TVA 8,5%'" in (error.reason or "")
+        assert "INV-502" not in _invoices(run)
+
+
+# -- O6 ----------------------------------------------------------------------------------------------------------
+
+def test_O6_each_qbo_event_moves_the_orderry_invoice_to_the_chosen_status() -> None:
+    two = (orderry.invoice(1, "issued", "Garage Petit", "paris", [orderry.INVOICES[0]["lines"][0]]),
+           orderry.invoice(2, "sent", "Taxi Blanc", "lyon", [orderry.INVOICES[1]["lines"][0]]),
+           orderry.invoice(3, "issued", "Velo Plus", "lyon", [orderry.INVOICES[2]["lines"][0]]))
+    fake = FakeProduct(orderry.spec(invoices=two))
+    with _run(REPAR, fake) as run:
+        _ok(run)
+        assert fake.writes == []  # nothing happened in QBO yet
+        qbo = _invoices(run)
+        edited = run.sandbox.read(run.realm, "Invoice", qbo["INV-501"]["Id"])
+        run.sandbox.write(run.realm, "Invoice", {**edited, "DueDate": "2025-06-30"})   # Invoice updated
+        _pay(run, qbo["INV-502"], str(qbo["INV-502"]["TotalAmt"]))                  # Payment created
+        voided = run.sandbox.read(run.realm, "Invoice", qbo["INV-503"]["Id"])
+        run.sandbox.write(run.realm, "Invoice", {"Id": voided["Id"], "SyncToken": voided["SyncToken"]}, "void")
+        _ok(run)
+        status_writes = {w.path: w.body for w in _writes(fake, "/status")}
+        assert status_writes == {
+            "/api/v2/invoices/501/status": {"status": "modified",
+                                            "comment": "QuickBooks: Invoice updated (invoice INV-501)"},
+            "/api/v2/invoices/502/status": {"status": "paid", "comment": "QuickBooks: Payment created (invoice INV-502)"},
+            "/api/v2/invoices/503/status": {"status": "void", "comment": "QuickBooks: Invoice voided (invoice INV-503)"}}
+        assert [_orderry_invoice(fake, n)["status"] for n in (501, 502, 503)] == ["modified", "paid", "void"]
+        _ok(run)
+        assert len(_writes(fake, "/status")) == 3  # each event moves the status once, not on every sync
+
+
+def test_O6_the_statuses_are_the_customers_choice() -> None:
+    fake = FakeProduct(orderry.spec(invoices=(orderry.invoice(2, "sent", "Taxi Blanc", "lyon",
+                                                              [orderry.INVOICES[1]["lines"][0]]),
+                                              orderry.invoice(3, "sent", "Velo Plus", "lyon",
+                                                              [orderry.INVOICES[2]["lines"][0]]))))
+    with _run(DURAND, fake) as run:
+        _ok(run)
+        qbo = _invoices(run)
+        _pay(run, qbo["INV-502"], "20.00")
+        edited = run.sandbox.read(run.realm, "Invoice", qbo["INV-503"]["Id"])
+        run.sandbox.write(run.realm, "Invoice", {**edited, "DueDate": "2025-06-30"})
+        plan = _ok(run)
+        assert {w.path: w.body["status"] for w in _writes(fake, "/status")} == {
+            "/api/v2/invoices/502/status": "partially_paid"}  # this shop's choice; edits are ignored (row removed)
+        (skip,) = [c for c in plan.changes if c.flow == "invoice_events" and c.key == qbo["INV-503"]["Id"]]
+        assert skip.action == "skip" and "invoice_updated" in (skip.reason or "")
+
+
+# -- O7 ----------------------------------------------------------------------------------------------------------
+
+def test_O7_a_status_the_transfer_rules_forbid_fails_validate_at_the_profile_line(tmp_path: Path) -> None:
+    bad = _profile(tmp_path, "profile: {name: bad}\nsettings:\n  payment_account: Banque\n"
+                   "  status_on_invoice_updated: draft\n")
+    result = CliRunner().invoke(cli, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:7:" in result.output and "error[E506]" in result.output
+    assert "'qbo:Invoice.Update' moves records to 'draft'" in result.output
+    good = _profile(tmp_path, "profile: {name: good}\nsettings:\n  payment_account: Banque\n"
+                    "  status_on_invoice_updated: modified\n", "good.yaml")
+    assert CliRunner().invoke(cli, ["validate", str(good)]).exit_code == 0
+
+
+def test_O7_the_check_runs_before_any_sync(tmp_path: Path) -> None:
+    bad = _profile(tmp_path, "profile: {name: bad}\nsettings: {payment_account: Banque, status_on_invoice_voided: issued}\n")
+    result = CliRunner().invoke(cli, ["sync", str(bad)])
+    assert result.exit_code == 1 and "E506" in result.output and "'issued'" in result.output
+    assert "Applied" not in result.output
+
+
+# -- O8 ----------------------------------------------------------------------------------------------------------
+
+def test_O8_every_location_is_synced_with_the_same_settings() -> None:
+    shops = (orderry.invoice(1, "issued", "Garage Petit", "paris", [orderry.INVOICES[0]["lines"][0]]),
+             orderry.invoice(2, "issued", "Taxi Blanc", "lyon", [orderry.INVOICES[0]["lines"][0]]),
+             orderry.invoice(3, "draft", "Velo Plus", "lyon", [orderry.INVOICES[0]["lines"][0]]),
+             {**orderry.invoice(4, "issued", "Auto Ecole", "paris", [orderry.INVOICES[0]["lines"][0]]),
+              "location": {"id": 3, "name": "Marseille Vieux-Port"}})
+    fake = FakeProduct(orderry.spec(invoices=shops))
+    with _run(REPAR, fake) as run:
+        _ok(run)
+        qbo = _invoices(run)
+        assert sorted(qbo) == ["INV-501", "INV-502", "INV-504"]  # the draft stays in Orderry, whatever the shop
+        assert [qbo[n].get("DepartmentRef", {}).get("value") for n in ("INV-501", "INV-502", "INV-504")] == [
+            "43", "44", None]  # Paris, Lyon; a shop with no QBO location is synced all the same
+        assert {qbo[n]["Line"][0]["SalesItemLineDetail"]["TaxCodeRef"]["value"] for n in qbo} == {"31"}
+        for n in ("INV-501", "INV-502"):
+            _pay(run, qbo[n], "10.00", f"VIR-{n}")
+        _ok(run)
+        _ok(run)
+        payments = sorted((p["invoice_id"], p["account"]) for p in fake.records["payments"])
+        assert payments == [("501", "Banque principale"), ("502", "Banque principale")]
