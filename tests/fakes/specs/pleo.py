@@ -41,7 +41,7 @@ def _line(expense: str, n: int, value: float, category: str, rate: float) -> dic
             "tax": {"code": VAT_CODES[rate], "rate": rate}}
 
 
-def _expense(n: int, value: float, merchant: str, category: str, rate: float, kind: str = "CARD",
+def _expense(n: int, value: float, merchant: str, category: str, rate: float, *, kind: str = "CARD",
              lines: list[dict[str, Any]] | None = None, note: str = "") -> dict[str, Any]:
     ident = f"exp-{n:03d}"
     return {"id": ident, "type": kind, "status": "approved", "amount": {"value": value, "currency": "EUR"},
