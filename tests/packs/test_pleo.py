@@ -290,6 +290,7 @@ def test_P5_an_expense_edited_in_pleo_updates_its_qbo_expense() -> None:
         assert run.apply(plan).ok
         assert _account(run, _details(_purchases(run)["exp-001"])[0]["AccountRef"])["AcctNum"] == "625700"
         assert len(run.query("Purchase")) == 5
+        assert len(run.query("Attachable")) == 5  # the receipt is not uploaded a second time on update
 
 
 # -- P6 --------------------------------------------------------------------------------------------------------
