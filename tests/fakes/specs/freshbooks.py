@@ -24,7 +24,8 @@ _CENT = Decimal("0.01")
 _RATES = {"VAT 20": "20", "VAT 10": "10", "VAT 5.5": "5.5", None: "0"}
 
 
-def line(lineid: int, name: str, description: str | None, qty: str, unit: str, tax: str | None) -> dict[str, Any]:
+def line(lineid: int, name: str, description: str | None, qty: str, unit: str,  # noqa: PLR0917
+         tax: str | None) -> dict[str, Any]:
     """A FreshBooks invoice line; ``amount`` is qty x unit cost, ``taxAmount1`` the tax's percentage."""
     net = (Decimal(qty) * Decimal(unit)).quantize(_CENT, ROUND_HALF_UP)
     return {"lineid": lineid, "name": name, "description": description, "qty": qty,
