@@ -30,6 +30,10 @@ class FileFetcher:
                     return data
             return self._http(url)
         path = (self.base_dir / url).resolve()
+        if not path.is_relative_to(self.base_dir.resolve()):
+            raise PasserelleError([RuleError("E905", f"attachment path {url!r} is outside the pack's folder: refused",
+                                             Loc(str(self.base_dir)),
+                                             hint="attachments are product URLs or files inside the pack")])
         try:
             return path.read_bytes()
         except OSError as exc:

@@ -67,7 +67,7 @@ def open_qbo(resolved: ResolvedPack, store: Store | None, *, transport: httpx.Ba
     profile's stored OAuth tokens (``passerelle connect``), refreshed as needed."""
     variables = dict(os.environ if env is None else env)
     conn = qbo_connection(resolved)
-    profile = resolved.profile.name if resolved.profile else resolved.pack.meta.name
+    profile = resolved.key
     fixed = token or variables.get("PASSERELLE_QBO_ACCESS_TOKEN")
     timeout = _timeout(variables)
     if not fixed:

@@ -64,6 +64,12 @@ class ResolvedPack:
     enabled: bool = True
     table_layers: Mapping[tuple[str, Any], str] = field(default_factory=dict)
 
+    @property
+    def key(self) -> str:
+        """The profile's key in the state store: ``pack/profile`` (two packs' ``demo`` profiles stay apart)."""
+        name = self.profile.name if self.profile is not None else self.pack.meta.name
+        return f"{self.pack.meta.name}/{name}"
+
     def setting_values(self) -> Mapping[str, Any]:
         return MappingProxyType({name: eff.value for name, eff in self.settings.items()})
 

@@ -50,9 +50,8 @@ class QboConnection:
 
 
 def profile_key(resolved: Any) -> str:
-    """The key of a profile in the state store (the runtime keys its ledger the same way): the profile's
-    name, or the pack's name for a pack run alone."""
-    return str(resolved.profile.name if resolved.profile is not None else resolved.pack.meta.name)
+    """The key of a profile in the state store, ``pack/profile`` (the runtime keys its ledger the same way)."""
+    return str(resolved.key)
 
 
 def _secret_env(options: Mapping[str, Any], name: str, secrets: Mapping[str, str]) -> str | None:

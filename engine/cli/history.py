@@ -40,8 +40,7 @@ def list_command(profile: str | None) -> None:
 
 
 def _profile_name(spec: str) -> str:
-    loaded = run_pipeline(find_profile(spec))
-    return loaded.profile.name if loaded.profile else loaded.pack.meta.name
+    return run_pipeline(find_profile(spec)).resolved.key
 
 
 @errors.command()
@@ -75,12 +74,12 @@ def resync(error_id: int, profile_spec: str | None) -> None:
 
 
 def _find_spec(profile: str) -> str:
-    from engine.resources import rules_dir
-
-    for base in (rules_dir(),):
-        for candidate in base.glob(f"*/customers/{profile}.yaml"):
-            return str(candidate)
-    raise PasserelleError([RuleError("E804", f"cannot find profile {profile!r}", None, hint="pass --profile")])
+    """An error row's profile key is ``pack/profile``: the PACK/CUSTOMER shorthand of shipped profiles."""
+    try:
+        return str(find_profile(profile))
+    except PasserelleError:
+        raise PasserelleError([RuleError("E804", f"cannot find profile {profile!r}", None,
+                                         hint="pass --profile FILE")]) from None
 
 
 def _date(text: str) -> str:

@@ -43,6 +43,18 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except Exception as exc:
+            # A connector's typed fault (e.g. "reconnect needed") is a message for the user, not a bug.
+            fault = getattr(exc, "fault", None)
+            message = getattr(getattr(fault, "spec", None), "message", None)
+            if fault is None or message is None:
+                raise
+            detail = getattr(fault, "detail", "")
+            click.echo(f"error: {message}" + (f": {detail}" if detail else ""), err=True)
+            hint = getattr(fault.spec, "hint", None)
+            if hint:
+                click.echo(f"  hint: {hint}", err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 

@@ -28,10 +28,16 @@ class Session:
     store: Store
     target: QboTarget
     sources: dict[str, Any]
+    last_full_run: bool = False
 
     @property
     def profile(self) -> str:
         return self.loaded.profile.name if self.loaded.profile else self.loaded.pack.meta.name
+
+    @property
+    def key(self) -> str:
+        """The profile's key in the state store (``pack/profile``)."""
+        return self.loaded.resolved.key
 
     @property
     def fetcher(self) -> FileFetcher:
@@ -44,7 +50,10 @@ class Session:
         return writers_for(self.sources, self.loaded.resolved.connections)
 
     def commit_cursors(self) -> None:
-        """After a successful apply, incremental sources remember how far they read."""
+        """After a successful full apply, incremental sources remember how far they read. A one-record
+        or suspended run handled only part of what was read, so it must not move the cursors."""
+        if not self.last_full_run:
+            return
         for source in self.sources.values():
             commit = getattr(source, "commit_cursors", None)
             if commit is not None:
@@ -52,9 +61,10 @@ class Session:
 
     def plan(self, *, record: str | None = None, manual: bool = False) -> Plan:
         today = dt.date.today().isoformat()
-        options = PlanOptions(today=today, suspended_until=suspended_until(self.store, self.profile, today),
+        options = PlanOptions(today=today, suspended_until=suspended_until(self.store, self.key, today),
                               record=record, manual=manual or record is not None)
-        return make_plan(self.loaded, self.target, self.sources, StoreLedger(self.store, self.profile), options)
+        self.last_full_run = record is None and options.suspended_until is None
+        return make_plan(self.loaded, self.target, self.sources, StoreLedger(self.store, self.key), options)
 
 
 @contextmanager

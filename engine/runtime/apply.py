@@ -71,7 +71,7 @@ def check_fresh(plan: Plan, target: Target, store: Store) -> None:
     problems = []
     if target.fingerprint() != plan.fingerprint:
         problems.append("the QBO company's reference data (accounts, items, customers, tax codes ...) changed")
-    done = _done_requests(store, plan.profile)
+    done = _done_requests(store, plan.key)
     for change in plan.changes:
         if change.action not in ("update", "void", "delete", "adopt") or change.request_id in done:
             continue
@@ -101,7 +101,7 @@ class _Applier:
         self.attacher, self.fetcher = attacher, fetcher
         self.progress = progress
         self.state = _State()
-        self.profile = plan.profile
+        self.profile = plan.key  # the store key (pack/profile)
         self.total = sum(1 for c in plan.changes if c.action in WRITES) + len(self._creates())
         self.run_id = start_run(store, self.profile, "apply", self.total)
 
@@ -343,7 +343,7 @@ def apply_plan(plan: Plan, writer: Writer, store: Store, *, progress: Progress |
     """Carry out a plan; returns counts and the records that failed (also in the error history).
 
     ``writer`` takes the QBO writes; ``writers`` maps product connection names to their writers."""
-    ledger = StoreLedger(store, plan.profile)
+    ledger = StoreLedger(store, plan.key)
     applier = _Applier(plan, writer, store, ledger, progress=progress, writers=writers, attacher=attacher,
                        fetcher=fetcher)
     status = "failed"

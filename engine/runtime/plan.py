@@ -72,6 +72,11 @@ class Plan:
     version: int = PLAN_VERSION
     enabled: bool = True
 
+    @property
+    def key(self) -> str:
+        """The profile's key in the state store (``pack/profile``)."""
+        return f"{self.pack}/{self.profile}"
+
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
 
@@ -141,6 +146,7 @@ class _Planner:
         self.unchanged: Counter[str] = Counter()
         self.start = self._start_date()
         self.profile = loaded.profile.name if loaded.profile else loaded.pack.meta.name
+        self.key = loaded.resolved.key
         self.qbo = {name for name, conn in loaded.resolved.connections.items() if conn.connector == "qbo"}
 
     def _start_date(self) -> str | None:
@@ -160,6 +166,12 @@ class _Planner:
         key = result.key or "?"
         base: dict[str, Any] = {"flow": flow.name, "entity": result.entity, "key": key,
                                 "connection": flow.flow.target.connection}
+        # A suspended run, or a record before the start date, is out of scope: even a record that cannot be
+        # mapped is then a skip, not an error for the history.
+        if self.options.suspended_until and not self.options.manual and self.options.today < self.options.suspended_until:
+            return Change("skip", **base, reason=f"automatic sync suspended until {self.options.suspended_until}")
+        if self.start and result.date and result.date < self.start:
+            return Change("skip", **base, reason=f"dated {result.date}, before the start date {self.start}")
         if result.action == "error":
             err = result.error
             detail = {"code": err.code, "message": err.message, "where": str(err.loc) if err and err.loc else None} \
@@ -167,10 +179,6 @@ class _Planner:
             return Change("error", **base, reason=err.message if err else "error", error=detail)
         if result.action == "skip":
             return Change("skip", **base, reason=result.reason)
-        if self.start and result.date and result.date < self.start:
-            return Change("skip", **base, reason=f"dated {result.date}, before the start date {self.start}")
-        if self.options.suspended_until and not self.options.manual and self.options.today < self.options.suspended_until:
-            return Change("skip", **base, reason=f"automatic sync suspended until {self.options.suspended_until}")
         entry: LedgerEntry | None = self.ledger.get(flow.name, key)
         if result.action in ("void", "delete"):
             if entry is None or entry.target_id is None:
@@ -180,7 +188,7 @@ class _Planner:
                 self.unchanged[result.entity] += 1
                 return None
             live = self.target.get(entry.target_entity, entry.target_id) if base["connection"] in self.qbo else None
-            rid = request_id(self.profile, flow.name, key, result.action, entry.sync_token or "")
+            rid = request_id(self.key, flow.name, key, result.action, entry.sync_token or "")
             return Change(result.action, **{**base, "entity": entry.target_entity}, label=entry.target_id,
                           target_id=entry.target_id,
                           sync_token=str(live.get("SyncToken")) if live else entry.sync_token, request_id=rid)
@@ -207,7 +215,7 @@ class _Planner:
             before = dict(entry.fields) if entry else {}
             action = "update"
             diffs = tuple(FieldChange(k, before.get(k), v) for k, v in payload.items() if not same(before.get(k), v))
-        rid = request_id(self.profile, flow.name, base["key"], action, digest)
+        rid = request_id(self.key, flow.name, base["key"], action, digest)
         return Change(action, **base, label=label, target_id=target_id, payload=payload, payload_hash=digest,
                       request_id=rid, diffs=diffs, owned_fields=flow.flow.operations.owned_fields or tuple(payload))
 
@@ -246,7 +254,7 @@ class _Planner:
             if not diffs:
                 self.unchanged[result.entity] += 1
                 return None
-            rid = request_id(self.profile, flow.name, base["key"], "update", digest + token)
+            rid = request_id(self.key, flow.name, base["key"], "update", digest + token)
             return Change("update", **base, label=entry.target_id, target_id=entry.target_id, sync_token=token,
                           payload=payload, payload_hash=digest, request_id=rid, diffs=diffs, creates=creates,
                           owned_fields=owned)
@@ -257,7 +265,7 @@ class _Planner:
                 self.view.planned[(flow.name, base["key"])] = payload
                 self.view.adopted[(flow.name, base["key"])] = str(found.get("Id"))
                 diffs = tuple(FieldChange(*d) for d in diff_fields(found, payload, owned))
-                rid = request_id(self.profile, flow.name, base["key"], "adopt", digest)
+                rid = request_id(self.key, flow.name, base["key"], "adopt", digest)
                 return Change("adopt", **base, label=str(found.get("Id")), target_id=str(found.get("Id")),
                               sync_token=str(found.get("SyncToken")), payload=payload, payload_hash=digest,
                               request_id=rid, diffs=diffs, creates=creates, match=match, owned_fields=owned,
@@ -265,7 +273,7 @@ class _Planner:
         if not flow.flow.operations.create:
             return Change("skip", **base, label=label, reason="creates are off for this flow")
         self.view.planned[(flow.name, base["key"])] = payload
-        rid = request_id(self.profile, flow.name, base["key"], "create", digest)
+        rid = request_id(self.key, flow.name, base["key"], "create", digest)
         return Change("create", **base, label=label, payload=payload, payload_hash=digest, request_id=rid,
                       diffs=tuple(FieldChange(k, None, v) for k, v in payload.items()), creates=creates,
                       match=match or None, owned_fields=owned)

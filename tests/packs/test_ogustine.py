@@ -229,8 +229,6 @@ def test_G4_connect_by_oauth_then_sync(served: Any) -> None:
     assert numbers == {"OGUSTINE_2025-04-01", "OGUSTINE_2025-04-02", "OGUSTINE_2025-04-03"}
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a QBO fault raised while opening the session (ReconnectRequired "
-                   "before `passerelle connect`) escapes engine/cli/output.py handle_errors: a traceback, no hint")
 def test_G4_sync_before_connecting_says_to_connect(served: Any) -> None:
     code, text = cli_run("sync", str(DEMO))
     assert code == 1 and "passerelle connect" in text
@@ -359,8 +357,6 @@ def test_G9_automatic_sync_is_suspended_until_a_date_and_a_past_date_resumes_it(
         assert set(by_number(run, "Invoice")) == {"OGUSTINE_2025-05-01", "OGUSTINE_2025-05-02"}
 
 
-@pytest.mark.xfail(strict=True, reason="engine: engine/runtime/plan.py change_for reports a record's mapping error "
-                   "before the suspension skip, so invoices whose customer was skipped as suspended show as errors")
 def test_G9_a_suspended_run_lists_no_errors(run: PackRun) -> None:
     from engine.runtime import suspension
     suspension.suspend(run.store, run.session.profile, "2999-01-01")
@@ -426,9 +422,6 @@ def test_G11_resync_this_item_retries_one_failed_document_after_the_fix(clashing
     assert status == {"C2": "resolved", "F0002": "open", "A0001": "open"}
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a one-record sync (errors resync / sync --record) commits the "
-                   "incremental cursors of everything it read (engine/cli/run.py _apply, harness apply), so the "
-                   "other failed invoices, older than the new cursor, are never read again")
 def test_G11_resyncing_one_item_leaves_the_other_failed_items_retryable(clashing: PackRun) -> None:
     clashing.sync()
     errors = {(e.flow, e.source_key): e for e in list_errors(clashing.store)}
@@ -465,7 +458,7 @@ def test_G11_errors_resync_command_over_the_cli(served: Any, tmp_path: Path) -> 
     code, text = cli_run("sync", str(spec))
     assert code == 1 and "C103" in text
     code, text = cli_run("errors", "list", str(spec))
-    error_id = re.search(r"#(\d+) \[open\] ogustine-cli customers C103", text)
+    error_id = re.search(r"#(\d+) \[open\] ogustine/ogustine-cli customers C103", text)
     assert error_id and "fix: match the existing record" in text, text
     vendor = next(v for v in served.query(REALM, "SELECT * FROM Vendor")["Vendor"] if v["DisplayName"] == "SCI Les Tilleuls")
     served.write(REALM, "Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"], "sparse": True,

@@ -62,7 +62,7 @@ def test_connect_runs_the_code_flow_without_a_browser(env: dict[str, str], serve
     result = CliRunner().invoke(cli, ["connect", PROFILE])
     assert result.exit_code == 0, result.output
     assert f"company {FR}" in result.output
-    row = TokenStore(open_store(), SecretBox.from_env()).load("demo")
+    row = TokenStore(open_store(), SecretBox.from_env()).load("freshbooks/demo")
     assert row is not None and row.realm_id == FR and row.access_token.startswith("sbx-at-")
 
 
@@ -75,7 +75,7 @@ def test_connect_refuses_a_callback_with_a_wrong_state(env: dict[str, str], monk
     with pytest.raises(QboFault) as caught:
         run_connect(PROFILE, echo=lambda text: None)
     assert "wrong state" in str(caught.value)
-    assert TokenStore(open_store(), SecretBox.from_env()).load("demo") is None
+    assert TokenStore(open_store(), SecretBox.from_env()).load("freshbooks/demo") is None
 
 
 def test_connect_without_secret_key_fails_before_any_authorisation(env: dict[str, str],
@@ -120,14 +120,14 @@ def test_no_secret_in_logs_errors_output_or_results(env: dict[str, str], served:
     secrets = {CLIENT_SECRET, sandbox.config.webhook_token, env["PASSERELLE_SECRET_KEY"]}
     fast = RetryPolicy(base_delay=0.01, max_delay=0.05)
     with open_client(_resolved(), clock=clock.now, retry=fast) as qbo:
-        row = store.load("demo")
+        row = store.load("freshbooks/demo")
         assert row is not None
         secrets |= {row.access_token, row.refresh_token}
         results = [qbo.write(WriteRequest("Invoice", "create", fr_invoice("F-LEAK"))),
                    qbo.write(WriteRequest("Invoice", "create", {"Line": []}))]
         clock.advance(10)
         results.append(qbo.write(WriteRequest("Customer", "create", {"DisplayName": "Leak Ltd"})))
-        row = store.load("demo")
+        row = store.load("freshbooks/demo")
         assert row is not None and row.previous_refresh_token
         secrets |= {row.access_token, row.refresh_token}
         basic = AppCredentials("sandbox-client-id", CLIENT_SECRET).basic()
@@ -137,7 +137,7 @@ def test_no_secret_in_logs_errors_output_or_results(env: dict[str, str], served:
         with pytest.raises(ReconnectRequired) as caught:
             qbo.get("Customer", "52")
         seen += [str(caught.value), repr(caught.value), json.dumps(caught.value.fault.as_dict())]
-        seen += [repr(qbo.auth), repr(qbo.auth.source), repr(store.load("demo"))]  # type: ignore[union-attr]
+        seen += [repr(qbo.auth), repr(qbo.auth.source), repr(store.load("freshbooks/demo"))]  # type: ignore[union-attr]
         seen += [repr(result) + json.dumps(result.fault.as_dict() if result.fault else {}) for result in results]
         seen += [repr(dataclasses.asdict(result.request)) for result in results]
     seen.append(caplog.text)

@@ -28,8 +28,9 @@ def test_receipts_are_attached_to_the_written_expense_once(app: Any, sandbox: Sa
     target = open_qbo(loaded.resolved, store, transport=bridge, token=TEST_TOKEN, realm=REALM)
     try:
         def run() -> Any:
-            plan = make_plan(loaded, target, sources_for(loaded.resolved.connections), StoreLedger(store, "receipts"),
-                             PlanOptions(today="2026-01-01"))
+            ledger = StoreLedger(store, loaded.resolved.key)
+            sources = sources_for(loaded.resolved.connections)
+            plan = make_plan(loaded, target, sources, ledger, PlanOptions(today="2026-01-01"))
             return plan, apply_plan(plan, target, store, attacher=target, fetcher=FileFetcher(PACK))
 
         plan, report = run()

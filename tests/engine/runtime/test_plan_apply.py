@@ -30,7 +30,7 @@ def _docs(sandbox: Sandbox, entity: str) -> list[dict[str, Any]]:
 
 
 def _plan(demo: Loaded, target: QboTarget, store: Store, sources: Mapping[str, Any] | None = None) -> Any:
-    ledger = StoreLedger(store, "demo")
+    ledger = StoreLedger(store, demo.resolved.key)
     return make_plan(demo, target, sources or sources_for(demo.resolved.connections), ledger, OPTIONS)
 
 
@@ -148,11 +148,11 @@ def test_G10_failed_document_goes_to_error_history_and_later_success_resolves_it
     too_long = {"product": EditedSource(sources["product"], "1201", {"invoice_number": "1201-" + "9" * 30})}
     report = apply_plan(_plan(demo, target, store, too_long), target, store)
     assert not report.ok
-    (error,) = [e for e in list_errors(store, "demo") if e.source_key == "1201"]
+    (error,) = [e for e in list_errors(store, demo.resolved.key) if e.source_key == "1201"]
     assert error.status == "open" and error.fault_class == "data" and error.hint
     fixed = apply_plan(_plan(demo, target, store), target, store)
     assert fixed.ok, fixed.failures
-    (error,) = [e for e in list_errors(store, "demo") if e.source_key == "1201"]
+    (error,) = [e for e in list_errors(store, demo.resolved.key) if e.source_key == "1201"]
     assert error.status == "resolved"
 
 

@@ -55,7 +55,7 @@ def test_L1_L6_qbo_bills_reach_the_product_and_follow_their_balance(app: Any, sa
     product = RecordingProduct()
     try:
         def plan() -> Any:
-            return make_plan(loaded, target, {"qbo": QboSource(target)}, StoreLedger(store, "payables"),
+            return make_plan(loaded, target, {"qbo": QboSource(target)}, StoreLedger(store, loaded.resolved.key),
                              PlanOptions(today="2026-01-01"))
 
         bill = _bill(sandbox, "B-77", "56", 200)
