@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from engine.errors import PasserelleError
 from engine.runtime.ports import TargetWrite, WriteOutcome
 
-__all__ = ["ProductWriter", "writers_for"]
+__all__ = ["ProductWriter", "ReadOnly", "writers_for"]
 
 
 class _Writes(Protocol):
@@ -37,11 +37,32 @@ class ProductWriter:
         return [self.write(w) for w in writes]
 
 
-def writers_for(sources: Mapping[str, Any], connections: Mapping[str, Any]) -> dict[str, ProductWriter]:
-    """A writer for every product source that can write (an ``http`` connection)."""
-    out = {}
-    for name, source in sources.items():
-        if hasattr(source, "write") and hasattr(source, "commit_cursors"):
-            resources = connections[name].options.get("resources") or {}
+class ReadOnly:
+    """A product connection that cannot be written to (a ``file`` connection): its writes fail clearly
+    instead of reaching another system."""
+
+    def __init__(self, name: str, connector: str) -> None:
+        self.name, self.connector = name, connector
+
+    def write(self, write: TargetWrite) -> WriteOutcome:
+        return WriteOutcome(write, False, fault_class="config", code="E906",
+                            message=f"connection {self.name!r} ({self.connector}) cannot be written to",
+                            hint="write-back flows need an http connection with write endpoints")
+
+    def write_many(self, writes: Sequence[TargetWrite]) -> list[WriteOutcome]:
+        return [self.write(w) for w in writes]
+
+
+def writers_for(sources: Mapping[str, Any], connections: Mapping[str, Any]) -> dict[str, Any]:
+    """A writer for every product connection: http ones write, others refuse (QBO has its own writer)."""
+    out: dict[str, Any] = {}
+    for name, conn in connections.items():
+        source = sources.get(name)
+        if conn.connector == "qbo":
+            continue
+        if source is not None and hasattr(source, "write") and hasattr(source, "commit_cursors"):
+            resources = conn.options.get("resources") or {}
             out[name] = ProductWriter(source, {r: str(o.get("id", "id")) for r, o in resources.items()})
+        else:
+            out[name] = ReadOnly(name, conn.connector)
     return out

@@ -306,7 +306,7 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
     create_when = c.expr(spec.create_when, names | {"value"})
     create = c.value(spec.create, names | {"value"}) if spec.create is not None else None
     entity, by, on_missing = spec.entity, _static_by(c, spec), spec.on_missing
-    bare = spec.shape == "id"
+    bare, field = spec.shape == "id", spec.field
     value_fn = value_expr.fn if value_expr else _failing("invalid ref")
     name_field = "DisplayName" if entity in ("Customer", "Vendor") else "Name"
 
@@ -318,6 +318,8 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
                             loc=spec.loc)
         found = ctx.refs.find(entity, by, wanted)
         if found is not None:
+            if field is not None:
+                return found.get(field)
             if bare:
                 return str(found.get("Id"))
             ref = {"value": str(found.get("Id"))}
@@ -452,6 +454,11 @@ def _table_lookup(table: Table) -> Callable[[Any], Any]:
 
 def _compile_flow(c: _Compiler, flow: Flow) -> CompiledFlow:
     names = FLOW_NAMES
+    for early in (flow.when, flow.skip_reason, flow.key, flow.date):
+        if early is not None and "vars." in early.text:
+            c.errors.append(RuleError("E408", f"flow {flow.name!r}: `{early.path[-1]}` is evaluated before `vars`, "
+                                      "so it cannot read vars", early.loc, early.path,
+                                      hint="repeat the expression here, or move the condition into the vars' users"))
     enabled = True
     if flow.enabled is not None:
         expr = c.expr(flow.enabled, SETTINGS_ONLY)

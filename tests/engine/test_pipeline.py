@@ -151,3 +151,27 @@ def test_compiled_pack_snapshot(profile: str, snapshot: object) -> None:
     }
     summary["checks"] = {name: {"kind": c.check.kind, "blocking": c.check.blocking} for name, c in compiled.checks.items()}
     assert summary == snapshot
+
+
+def test_ref_field_returns_a_field_of_the_record_found(tmp_path: Path) -> None:
+    pack = tmp_path / "pack.yaml"
+    pack.write_text("""passerelle: 1
+kind: pack
+pack: {name: rates, version: 0.1.0}
+connections:
+  qbo: {connector: qbo}
+  product: {connector: file, resources: {lines: {path: lines.json}}}
+flows:
+  lines:
+    from: {connection: product, entity: lines}
+    to: {connection: qbo, entity: Item}
+    key: str(record.id)
+    fields:
+      Name: record.name
+      UnitPrice: {ref: {entity: TaxRate, by: Name, value: record.rate_name, field: RateValue}}
+""", encoding="utf-8")
+    loaded = run_pipeline(pack)
+    refs = StaticReferenceData({"TaxRate": [{"Id": "21", "Name": "TVA collectée 20 %", "RateValue": 20}]})
+    result = evaluate(loaded.compiled.flows["lines"], {"id": 1, "name": "x", "rate_name": "TVA collectée 20 %"},
+                      loaded.compiled.settings, refs=refs, ledger=NoLedger())
+    assert result.payload is not None and result.payload["UnitPrice"] == 20

@@ -82,3 +82,14 @@ def test_L1_L6_qbo_bills_reach_the_product_and_follow_their_balance(app: Any, sa
     finally:
         target.client.close()
         bridge.close()
+
+
+def test_writes_to_a_connection_that_cannot_be_written_fail_clearly() -> None:
+    from connectors.product_writer import ReadOnly, writers_for
+
+    loaded = run_pipeline(PACK)
+    writers = writers_for({}, loaded.resolved.connections)
+    assert set(writers) == {"product"} and isinstance(writers["product"], ReadOnly)
+    outcome = writers["product"].write(TargetWrite(entity="payables", operation="create", payload={}, request_id="r",
+                                                   flow="bills_in", source_key="1"))
+    assert not outcome.ok and outcome.code == "E906" and "cannot be written to" in (outcome.message or "")
