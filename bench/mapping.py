@@ -37,6 +37,7 @@ ITEMS = [f"Product {i:03d}" for i in range(60)]
 FIRST = ["Claire", "Jean", "Amélie", "Paul", "Sophie", "Marc", "Lucie", "Hugo", "Emma", "Louis"]
 LAST = ["Moreau", "Dupont", "Martin", "Bernard", "Petit", "Durand", "Leroy", "Roux", "Fournier", "Girard"]
 TAXES = ["VAT 20", "VAT 10", "VAT 5.5", None]
+RATES = {"VAT 20": "20", "VAT 10": "10", "VAT 5.5": "5.5", None: None}
 
 Result = tuple[str, str | None, str | None, Any, tuple[tuple[str, Any], ...]]  # action, key, date, payload/reason, match
 
@@ -54,14 +55,17 @@ def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
             qty = rng.choice(["1", "2", "3", "0.5", "1.25"])
             unit = f"{rng.randint(1, 50000) / 100:.2f}"
             amount = (Decimal(qty) * Decimal(unit)).quantize(Decimal("0.01"))
-            if rng.random() < 0.05:  # a source rounding difference, so a rounding line appears
-                amount += Decimal("0.01")
+            tax = rng.choice(TAXES)
             lines.append({
                 "lineid": i + 1, "name": rng.choice(ITEMS),
                 "description": rng.choice(["", "Work done", None, f"Line {i}"]),
                 "qty": qty, "unit_cost": {"amount": unit, "code": "EUR"}, "amount": {"amount": str(amount)},
-                "taxName1": rng.choice(TAXES),
+                "taxName1": tax, "taxAmount1": RATES[tax],
             })
+        discount = rng.choice(["0", "0", "0", "-10.00", None])
+        # FreshBooks' total: VAT rounded line by line (QBO rounds per rate, hence rounding lines)
+        total = sum((Decimal(ln["amount"]["amount"]) * (1 + Decimal(ln["taxAmount1"] or 0) / 100)).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP) for ln in lines) + Decimal(discount or 0)
         created = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 360))
         records.append({
             "invoiceid": 100000 + n, "invoice_number": str(5000 + n),
@@ -72,7 +76,8 @@ def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
             "organization": rng.choice(["", "Moreau Conseil", "Atelier Roux"]),
             "email": rng.choice(["", "someone@example.com"]),
             "currency_code": rng.choice(["EUR", "EUR", None]),
-            "discount_total": {"amount": rng.choice(["0", "0", "0", "10.00", None])},
+            "amount": {"amount": str(total), "code": "EUR"},
+            "discount_total": {"amount": discount},
             "lines": lines,
         })
     return records
@@ -121,18 +126,32 @@ def handwritten_mapper(settings: Mapping[str, Any], sales_taxes: Mapping[str, st
     invoice = settings["document_type"] == "Invoice"
     discount_item, rounding_item = settings["discount_item"], settings["rounding_item"]
 
-    def line_of(line: Mapping[str, Any]) -> dict[str, Any]:
+    def line_of(line: Mapping[str, Any], discount_line: bool = False) -> dict[str, Any]:
         qty, unit = Decimal(line["qty"]), Decimal(line["unit_cost"]["amount"])
-        return {
-            "DetailType": "SalesItemLineDetail",
-            "Description": line.get("description") or line.get("name"),
-            "Amount": _money(qty * unit),
-            "SalesItemLineDetail": {
-                "ItemRef": _ref(refs, "Item", item_by, line["name"]),
-                "Qty": qty, "UnitPrice": unit,
-                "TaxCodeRef": _ref(refs, "TaxCode", "Name", sales_taxes[line.get("taxName1") or "none"]),
-            },
+        out: dict[str, Any] = {"DetailType": "SalesItemLineDetail"}
+        if discount_line:
+            out["Description"] = line.get("description") or "Discount"
+        elif line.get("description"):
+            out["Description"] = line["description"]
+        out["Amount"] = _money(qty * unit)
+        out["SalesItemLineDetail"] = {
+            "ItemRef": _ref(refs, "Item", "Name", discount_item) if discount_line
+            else _ref(refs, "Item", item_by, line["name"]),
+            "Qty": qty, "UnitPrice": unit,
+            "TaxCodeRef": _ref(refs, "TaxCode", "Name", sales_taxes[line.get("taxName1") or "none"]),
         }
+        return out
+
+    def qbo_total(lines: list[Mapping[str, Any]], discount: Decimal) -> Decimal:
+        """Lines rounded to the cent, VAT summed then rounded per rate (as QBO computes it)."""
+        nets: dict[Decimal, Decimal] = {}
+        for ln in lines:
+            rate = Decimal(ln.get("taxAmount1") or 0)
+            nets[rate] = nets.get(rate, Decimal(0)) + _money(Decimal(ln["qty"]) * Decimal(ln["unit_cost"]["amount"]))
+        first_rate = Decimal(lines[0].get("taxAmount1") or 0) if lines else Decimal(0)
+        nets[first_rate] = nets.get(first_rate, Decimal(0)) + discount
+        taxes = sum((_money(net * rate / 100) for rate, net in nets.items()), Decimal(0))
+        return sum(nets.values(), Decimal(0)) + (taxes if settings["tax_calculation"] == "TaxExcluded" else 0)
 
     def extra_line(description: str, item: str, amount: Decimal, tax: Any) -> dict[str, Any]:
         return {"DetailType": "SalesItemLineDetail", "Description": description, "Amount": amount,
@@ -153,11 +172,13 @@ def handwritten_mapper(settings: Mapping[str, Any], sales_taxes: Mapping[str, st
         else:
             customer = f"{record.get('fname') or ''} {record.get('lname') or ''}".strip() or record.get("organization")
         lines = record["lines"]
-        lines_total = sum(_money(Decimal(ln["qty"]) * Decimal(ln["unit_cost"]["amount"])) for ln in lines)
-        source_total = sum(Decimal(ln["amount"]["amount"]) for ln in lines)
+        is_discount = [not ln.get("name") and Decimal(ln["qty"]) * Decimal(ln["unit_cost"]["amount"]) < 0
+                       for ln in lines]
         discount_amount = (record.get("discount_total") or {}).get("amount")
         discount = _money(Decimal(discount_amount if discount_amount not in (None, "") else 0))
-        rounding = source_total - lines_total
+        source = (record.get("amount") or {}).get("amount")
+        inclusive = settings["tax_calculation"] == "TaxInclusive"
+        rounding = Decimal(source) - qbo_total(lines, discount) if source is not None and not inclusive else Decimal(0)
         payload: dict[str, Any] = {}
         if not settings["automatic_numbering"]:
             payload["DocNumber"] = f"{prefix}{record['invoice_number']}"
@@ -178,11 +199,12 @@ def handwritten_mapper(settings: Mapping[str, Any], sales_taxes: Mapping[str, st
         if invoice:
             payload["AllowOnlineCreditCardPayment"] = settings["allow_online_card_payment"]
         payload["PrivateNote"] = f"FreshBooks invoice {record['invoice_number']}"
-        out = [line_of(line) for line in lines]
+        out = [line_of(line) for line, off in zip(lines, is_discount, strict=True) if not off]
+        out += [line_of(line, discount_line=True) for line, off in zip(lines, is_discount, strict=True) if off]
         if discount != 0:
             out.append(extra_line("Discount", discount_item, discount, lines[0].get("taxName1") if lines else None))
-        if rounding != 0:
-            out.append(extra_line("Rounding", rounding_item, rounding, lines[0].get("taxName1") if lines else None))
+        if rounding != 0 and abs(rounding) < 1:
+            out.append(extra_line("Rounding", rounding_item, rounding, None))
         payload["Line"] = out
         return "write", key, date, payload, (("DocNumber", payload.get("DocNumber")),)
 
