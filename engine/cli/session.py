@@ -81,3 +81,7 @@ def open_session(profile_spec: str, *, store: Store | None = None, read_only: bo
         yield Session(loaded, store, target, sources)
     finally:
         target.client.close()
+        for source in sources.values():
+            close = getattr(source, "close", None)
+            if close is not None and source is not target:
+                close()
