@@ -21,6 +21,7 @@ from engine.cli.output import handle_errors, print_errors
 from engine.cli.run import _apply
 from engine.cli.session import open_session
 from engine.cli.validate import validate_paths
+from engine.errors import PasserelleError, RuleError
 from engine.resources import rules_dir
 from engine.runtime.render import render_text
 from engine.store import open_store
@@ -29,15 +30,16 @@ __all__ = ["demo"]
 
 
 @click.command()
-@click.option("--profile", "profile_spec", default="freshbooks/demo", show_default=True,
-              help="Profile to run (PACK/CUSTOMER or a file).")
+@click.option("--profile", "profile_spec", default=None,
+              help="Profile to run (PACK/CUSTOMER or a file); default: the first shipped pack's demo profile.")
 @handle_errors
-def demo(profile_spec: str) -> None:
+def demo(profile_spec: str | None) -> None:
     """Validate the shipped packs, then sync a sample profile on an embedded sandbox."""
     errors, counts = validate_paths([rules_dir()])
     if print_errors(errors):
         raise SystemExit(1)
     click.echo(f"1. validated {counts['packs']} pack(s) and {counts['profiles']} profile(s) in {rules_dir()}")
+    profile_spec = profile_spec or _default_profile()
     realm = DEFAULT_REALM_IDS["fr"]
     app = create_app(test_config())
     sandbox = sandbox_of(app)
@@ -68,3 +70,13 @@ def demo(profile_spec: str) -> None:
         store.dispose()
     if report.failures:
         raise SystemExit(1)
+
+
+def _default_profile() -> str:
+    """The demo profile of the first pack (by name) that ships one: rules/<pack>/customers/demo.yaml."""
+    found = sorted(rules_dir().glob("*/customers/demo.yaml"))
+    if not found:
+        raise PasserelleError([RuleError("E110", f"no pack in {rules_dir()} ships a demo profile", None,
+                                         hint="pass --profile PACK/CUSTOMER")])
+    return str(found[0])
+
