@@ -73,3 +73,21 @@ def pg_store() -> Iterator[Store]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+    """The sandbox over real HTTP, configured through the environment as a user would."""
+    from connectors.sandbox import serve
+
+    forget_limiters()
+    application = create_app(test_config())
+    with serve(application) as base_url:
+        monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", base_url)
+        monkeypatch.setenv("PASSERELLE_QBO_REALM", REALM)
+        monkeypatch.setenv("PASSERELLE_QBO_ACCESS_TOKEN", TEST_TOKEN)
+        monkeypatch.setenv("PASSERELLE_STATE", str(tmp_path / "state.db"))
+        yield sandbox_of(application)
+    sandbox_of(application).close()
+    forget_limiters()
+

@@ -13,11 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from connectors.qbo.inprocess import AsgiBridge
-from connectors.qbo.limiter import forget_limiters
 from connectors.qbo_session import open_qbo
 from connectors.qbo_target import QboTarget
-from connectors.sandbox import DEFAULT_REALM_IDS, Sandbox, create_app, sandbox_of, serve
-from connectors.sandbox.testing import TEST_TOKEN, test_config
+from connectors.sandbox import DEFAULT_REALM_IDS, Sandbox
+from connectors.sandbox.testing import TEST_TOKEN
 from engine.cli.check import check, stop_on_blocking_checks
 from engine.cli.session import open_session
 from engine.errors import PasserelleError
@@ -72,21 +71,6 @@ checks:
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------------
-
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
-    """The sandbox over real HTTP, configured through the environment as a user would."""
-    forget_limiters()
-    app = create_app(test_config())
-    with serve(app) as base_url:
-        monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", base_url)
-        monkeypatch.setenv("PASSERELLE_QBO_REALM", REALM)
-        monkeypatch.setenv("PASSERELLE_QBO_ACCESS_TOKEN", TEST_TOKEN)
-        monkeypatch.setenv("PASSERELLE_STATE", str(tmp_path / "state.db"))
-        yield sandbox_of(app)
-    sandbox_of(app).close()
-    forget_limiters()
-
 
 @pytest.fixture
 def connect(app: Any, store: Store) -> Iterator[Callable[[Loaded], QboTarget]]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,28 +11,12 @@ import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from connectors.qbo.limiter import forget_limiters
-from connectors.sandbox import DEFAULT_REALM_IDS, Sandbox, create_app, sandbox_of, serve
-from connectors.sandbox.testing import TEST_TOKEN, test_config
+from connectors.sandbox import DEFAULT_REALM_IDS, Sandbox
 from engine.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO = str(ROOT / "rules/freshbooks/customers/demo.yaml")
 REALM = DEFAULT_REALM_IDS["fr"]
-
-
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
-    forget_limiters()
-    app = create_app(test_config())
-    with serve(app) as base_url:
-        monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", base_url)
-        monkeypatch.setenv("PASSERELLE_QBO_REALM", REALM)
-        monkeypatch.setenv("PASSERELLE_QBO_ACCESS_TOKEN", TEST_TOKEN)
-        monkeypatch.setenv("PASSERELLE_STATE", str(tmp_path / "state.db"))
-        yield sandbox_of(app)
-    sandbox_of(app).close()
-    forget_limiters()
 
 
 def run(*args: str) -> tuple[int, str]:
