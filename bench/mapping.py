@@ -19,7 +19,7 @@ import argparse
 import datetime as dt
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,12 @@ TAX_NAMES = ["TVA 0 % (exonéré)", "TVA 20 %", "TVA 10 %", "TVA 5,5 %"]
 
 def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
     """FreshBooks-shaped invoices: 10 lines, varied statuses, discounts, taxes, due dates and customers."""
+    return list(iter_records(count, seed))
+
+
+def iter_records(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """The same invoices as :func:`generate`, one at a time (the plan benchmark must not hold 100k in memory)."""
     rng = random.Random(seed)
-    records = []
     for n in range(count):
         lines = []
         for i in range(LINES_PER_INVOICE):
@@ -67,7 +71,7 @@ def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
         total = sum((Decimal(ln["amount"]["amount"]) * (1 + Decimal(ln["taxAmount1"] or 0) / 100)).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_UP) for ln in lines) + Decimal(discount or 0)
         created = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 360))
-        records.append({
+        yield {
             "invoiceid": 100000 + n, "invoice_number": str(5000 + n),
             "v3_status": rng.choices(["paid", "sent", "viewed", "draft"], [40, 30, 25, 5])[0],
             "create_date": created.isoformat() + rng.choice(["", "T10:15:00"]),
@@ -79,8 +83,7 @@ def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
             "amount": {"amount": str(total), "code": "EUR"},
             "discount_total": {"amount": discount},
             "lines": lines,
-        })
-    return records
+        }
 
 
 def reference_data() -> StaticReferenceData:

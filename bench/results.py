@@ -1,0 +1,68 @@
+"""bench/RESULTS.md: the figures of one run with the machine, date and commit they were measured on.
+
+Kept apart from bench/run.py so the page's wording (what each figure means, its target) lives in one
+place; bench/README.md explains how each figure is derived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MEANING", "TARGETS", "write_results"]
+
+TARGETS = {"mapping_ratio": ("<=", 3.0), "apply_ceiling_ratio": (">=", 0.8), "apply_vs_plain_loop": (">=", 3.0)}
+
+MEANING = {
+    "validate_ms_rules": "`passerelle validate rules/` (all packs and profiles), median ms",
+    "mapping_ratio": "compiled mapping time / hand-written Python time (bench/mapping.py)",
+    "plan_records_per_s": "plan throughput, unchanged invoices, largest size",
+    "plan_peak_mb": "peak memory growth of the planning process (ru_maxrss after - before the plan), MB",
+    "apply_docs_per_min": "Passerelle apply of invoice creates on the sandbox, QBO limits, latency per request",
+    "apply_ceiling_ratio": "Passerelle / theoretical ceiling (40 batch calls x 30 docs per minute = 1200)",
+    "apply_vs_plain_loop": "Passerelle / a plain python-quickbooks loop (one request per document)",
+    "webhook_acks_per_s": "webhook notifications acknowledged per second on one core, each under 3 s",
+}
+
+
+def _verdict(key: str, value: str, figures: Mapping[str, str]) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    if key == "plan_peak_mb_100k" and "plan_peak_mb_10k" in figures:
+        limit = 1.5 * max(float(figures["plan_peak_mb_10k"]), 1.0)
+        return f"target <= 1.5 x 10k ({limit:.1f}): " + ("met" if number <= limit else "NOT met")
+    if key in TARGETS:
+        op, bound = TARGETS[key]
+        ok = number <= bound if op == "<=" else number >= bound
+        return f"target {op} {bound:g}: " + ("met" if ok else "NOT met")
+    return ""
+
+
+def _meaning(key: str) -> str:
+    if key.startswith("compile_ms_"):
+        return f"`run_pipeline(rules/{key.removeprefix('compile_ms_')})`, median ms"
+    for prefix, text in MEANING.items():
+        if key.startswith(prefix):
+            return text
+    return ""
+
+
+def write_results(path: Path, figures: Mapping[str, str], machine: Mapping[str, str], mode: str, sizes: Any) -> None:
+    lines = ["# Benchmark results", "",
+             f"Written by `bench/run.py{' --' + mode if mode != 'full' else ''}`; how each figure is measured: "
+             "bench/README.md.", "",
+             "| machine | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in machine.items()]
+    lines += ["", "| figure | value | what | verdict |", "|---|---|---|---|"]
+    for key, value in figures.items():
+        lines.append(f"| `{key}` | {value} | {_meaning(key)} | {_verdict(key, value, figures)} |")
+    if is_dataclass(sizes):
+        lines += ["", "Sizes of this run: " + ", ".join(f"{k}={v}" for k, v in asdict(sizes).items())]
+    notes = [v for k, v in figures.items() if k.endswith("_note")]
+    if notes:
+        lines += ["", *notes]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,125 @@
+"""The benchmark suite: every figure of bench/README.md in one run, written to bench/RESULTS.md.
+
+    .venv/bin/python -m bench.run            # full run (~15 min on 2 cores)
+    .venv/bin/python -m bench.run --quick    # shorter sizes and windows (< 10 min); same figures
+    .venv/bin/python bench/run.py --quick    # the same, as a script
+
+Each piece runs in its own subprocess (``python -m bench.<piece>``) and prints ``key=value`` lines,
+so a piece's imports, caches and memory never leak into the next one's figures, and a piece can be
+run alone. The run ends by printing the headline figures, one ``key=value`` per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: bench/run.py
+    sys.path.insert(0, str(ROOT))
+
+from bench.results import write_results  # noqa: E402
+
+__all__ = ["HEADLINE", "Sizes", "main", "run_piece"]
+
+# Headline keys in print order; compile_ms_<pack> keys are added in front of these.
+HEADLINE = ("validate_ms_rules", "mapping_ratio", "plan_peak_mb_1k", "plan_peak_mb_10k", "plan_peak_mb_100k",
+            "plan_records_per_s", "apply_docs_per_min", "apply_ceiling_ratio", "apply_vs_plain_loop",
+            "webhook_acks_per_s")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What a mode measures: record counts, and the apply's measurement window."""
+
+    compile_repeat: int
+    mapping_records: int
+    plan_sizes: tuple[tuple[str, int], ...]
+    apply_windows: int        # rate-limit windows measured
+    apply_window_s: float     # one window (QBO: 60 s; --quick scales it down with the limits)
+    plain_docs: int           # documents the python-quickbooks loop sends
+    webhook_events: int
+
+
+FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3, 60.0, 150, 3000)
+QUICK = Sizes(5, 20_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 2, 15.0, 60, 1000)
+TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 2.0, 3, 20)  # the smoke test: proves it runs
+
+
+def run_piece(module: str, args: Sequence[str], *, timeout: float = 900) -> dict[str, str]:
+    """Run ``python -m bench.<module> args`` in a fresh process; its ``key=value`` lines as a dict."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", f"bench.{module}", *args], cwd=ROOT, env=env, text=True,
+                          capture_output=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.{module} {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    figures = {}
+    for line in done.stdout.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key and " " not in key:
+            figures[key] = value
+    return figures
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> dict[str, str]:
+    return {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": _commit(),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "cpus": str(os.cpu_count()), "processor": platform.processor() or platform.machine()}
+
+
+def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
+    """Every piece's figures; ``plan_records_per_s`` is the largest size's."""
+    figures: dict[str, str] = {}
+
+    def step(name: str, module: str, args: list[str]) -> dict[str, str]:
+        start = time.perf_counter()
+        got = run_piece(module, args)
+        if log:
+            print(f"# {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+        figures.update(got)
+        return got
+
+    step("compile", "compile", ["--repeat", str(sizes.compile_repeat)])
+    step("mapping", "mapping", ["--records", str(sizes.mapping_records), "--sample", str(min(500, sizes.mapping_records))])
+    for label, count in sizes.plan_sizes:
+        got = step(f"plan {label}", "plan", ["--records", str(count)])
+        figures[f"plan_peak_mb_{label}"] = got["plan_peak_mb"]
+        figures[f"plan_records_per_s_{label}"] = got["plan_records_per_s"]
+        figures["plan_records_per_s"] = got["plan_records_per_s"]
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter sizes and windows (< 10 min)")
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes: proves the suite runs (the smoke test)")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md",
+                        help="where to write the results (default bench/RESULTS.md)")
+    args = parser.parse_args(argv)
+    sizes, mode = (TINY, "tiny") if args.tiny else (QUICK, "quick") if args.quick else (FULL, "full")
+    figures = collect(sizes, log=not args.tiny)
+    write_results(args.results, figures, machine(), mode, sizes)
+    keys = [k for k in figures if k.startswith("compile_ms_")] + list(HEADLINE)
+    for key in keys:
+        print(f"{key}={figures.get(key, 'n/a')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
