@@ -30,6 +30,7 @@ COMMANDS: Mapping[str, str] = {
     "resume": "engine.cli.history:resume",
     "test": "engine.cli.packtest:test",
     "check": "engine.cli.check:check",
+    "serve": "engine.serve.cli:serve",
 }
 
 _HELP: Mapping[str, str] = {
@@ -48,6 +49,7 @@ _HELP: Mapping[str, str] = {
     "resume": "Resume automatic syncs.",
     "test": "Run a rule pack's snapshot cases (--update to accept changes).",
     "check": "Check the QBO company has what the pack needs, and offer fixes.",
+    "serve": "Receive QBO and product webhooks and sync each change as it happens.",
 }
 
 

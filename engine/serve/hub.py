@@ -1,0 +1,47 @@
+"""Run progress fanned out to server-sent-event listeners: the worker thread publishes, each
+``/status/stream`` client reads its own asyncio queue (G5 live progress)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["Hub"]
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Mapping[str, Any]]]] = []
+
+    def subscribe(self) -> asyncio.Queue[Mapping[str, Any]]:
+        queue: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue(maxsize=1000)
+        with self._lock:
+            self._listeners.append((asyncio.get_running_loop(), queue))
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Mapping[str, Any]]) -> None:
+        with self._lock:
+            self._listeners = [(loop, q) for loop, q in self._listeners if q is not queue]
+
+    @property
+    def listeners(self) -> int:
+        with self._lock:
+            return len(self._listeners)
+
+    def publish(self, message: Mapping[str, Any]) -> None:
+        """Thread-safe; a slow listener whose queue is full misses messages rather than blocking the worker."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for loop, queue in listeners:
+            try:
+                loop.call_soon_threadsafe(_offer, queue, dict(message))
+            except RuntimeError:  # that listener's loop is closed
+                self.unsubscribe(queue)
+
+
+def _offer(queue: asyncio.Queue[Mapping[str, Any]], message: Mapping[str, Any]) -> None:
+    if not queue.full():
+        queue.put_nowait(message)
