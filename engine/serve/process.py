@@ -58,8 +58,14 @@ def is_own_write(session: Session, entity: str, record: Mapping[str, Any]) -> bo
     with session.store.engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.last_updated, t.c.sync_token).where(
             t.c.profile == session.key, t.c.target_entity == entity, t.c.target_id == str(record.get("Id")))).all()
-    return any((stamp and row.last_updated == stamp) or (token is not None and row.sync_token == str(token))
-               for row in rows)
+    return any(_same_version(row.sync_token, row.last_updated, token, stamp) for row in rows)
+
+
+def _same_version(ledger_token: str | None, ledger_stamp: str | None, token: Any, stamp: Any) -> bool:
+    """SyncToken moves on every change, so it decides when both sides have one; else LastUpdatedTime."""
+    if token is not None and ledger_token is not None:
+        return str(token) == ledger_token
+    return bool(stamp) and stamp == ledger_stamp
 
 
 def sync_one(session: Session, flows: set[str], key: str, sources: Mapping[str, Any] | None = None,

@@ -1,0 +1,125 @@
+"""`passerelle serve` end to end: the QBO sandbox sends real signed webhooks over HTTP to the serve app on a
+loopback port; the worker turns them into one-record syncs against the sandbox and the product fakes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.sandbox import WebhookTarget, sign
+from engine.serve import intake
+from engine.serve.app import Server, create_app
+from engine.serve.profiles import served_profile
+from engine.serve.worker import WorkerOptions
+from tests.fakes.product import FakeProduct
+from tests.fakes.server import serve_app
+from tests.fakes.specs import libeo, ogustine, orderry
+from tests.packs.harness import PackRun, pack_run
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "verifier-token-for-tests"
+ORDERRY_ENV = {"REPARPHONE_ORDERRY_USER": orderry.USER, "REPARPHONE_ORDERRY_PASSWORD": orderry.PASSWORD,
+               "PASSERELLE_QBO_WEBHOOK_TOKEN": TOKEN}
+LIBEO_ENV = {"ROUX_LIBEO_API_KEY": libeo.API_KEY, "PASSERELLE_QBO_WEBHOOK_TOKEN": TOKEN}
+FAST_RETRIES = {"webhook_token": TOKEN, "webhook_retry_delays": (0.2, 0.5, 1.0)}
+
+
+@dataclass
+class Live:
+    run: PackRun
+    server: Server
+    url: str
+
+    def settle(self, timeout: float = 20.0) -> None:
+        """Until the sandbox delivered everything and the worker processed it (twice: work makes webhooks)."""
+        deadline = time.monotonic() + timeout
+        for _ in range(50):
+            assert self.run.sandbox.webhooks.drain(max(0.1, deadline - time.monotonic()))
+            assert self.server.worker.drain(max(0.1, deadline - time.monotonic()))
+            if not self.run.sandbox.webhooks._jobs and self.server.worker._queue.unfinished_tasks == 0:
+                time.sleep(0.05)
+                if not self.run.sandbox.webhooks._jobs and self.server.worker._queue.unfinished_tasks == 0:
+                    return
+        raise AssertionError("did not settle")
+
+    def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
+        return httpx.post(self.url + path, content=body, headers=dict(headers), timeout=5)
+
+
+@contextmanager
+def live(run: PackRun, *, fmt: str = "cloudevents", webhooks: bool = True, cdc: bool = False) -> Iterator[Live]:
+    """Serve ``run``'s session; the sandbox's webhooks point at the app (unless ``webhooks`` is False)."""
+    app = create_app(run.store, [served_profile(run.session)], WorkerOptions(cdc_at_start=cdc, cdc_every=None))
+    server: Server = app.state.server
+    with serve_app(app) as url:
+        server.worker.start()
+        try:
+            if webhooks:
+                run.sandbox.add_webhook(WebhookTarget(url + "/webhooks/qbo", fmt))  # type: ignore[arg-type]
+            yield Live(run, server, url)
+        finally:
+            server.worker.stop()
+
+
+def _ok(run: PackRun) -> None:
+    _, report = run.sync()
+    assert report.ok, report.failures
+
+
+# -- Orderry O6 ----------------------------------------------------------------------------------------------------
+
+def _orderry(tmp_path: Path, fake: FakeProduct) -> Any:
+    return pack_run(ROOT / "rules/orderry/customers/repar-phone.yaml", products={"orderry": fake}, env=ORDERRY_ENV,
+                    store_path=tmp_path / "state.db", config=FAST_RETRIES)
+
+
+def _three_invoices() -> FakeProduct:
+    lines = [x["lines"][0] for x in orderry.INVOICES[:3]]
+    return FakeProduct(orderry.spec(invoices=(orderry.invoice(1, "issued", "Garage Petit", "paris", [lines[0]]),
+                                              orderry.invoice(2, "sent", "Taxi Blanc", "lyon", [lines[1]]),
+                                              orderry.invoice(3, "issued", "Velo Plus", "lyon", [lines[2]]))))
+
+
+def _status_writes(fake: FakeProduct) -> dict[str, Any]:
+    return {w.path: w.body["status"] for w in fake.writes if w.path.endswith("/status")}
+
+
+@pytest.mark.parametrize("fmt", ["cloudevents", "legacy"])
+def test_O6_qbo_webhooks_move_the_orderry_invoice_statuses(tmp_path: Path, fmt: str) -> None:
+    fake = _three_invoices()
+    with _orderry(tmp_path, fake) as run:
+        _ok(run)
+        qbo = {row["DocNumber"]: row for row in run.query("Invoice")}
+        with live(run, fmt=fmt) as server:
+            edited = run.sandbox.read(run.realm, "Invoice", qbo["INV-501"]["Id"])
+            run.sandbox.write(run.realm, "Invoice", {**edited, "DueDate": "2025-06-30"})          # Invoice updated
+            amount = Decimal(str(qbo["INV-502"]["TotalAmt"]))
+            run.sandbox.write(run.realm, "Payment", {                                               # Payment created
+                "CustomerRef": qbo["INV-502"]["CustomerRef"], "TotalAmt": amount, "TxnDate": "2025-04-20",
+                "PaymentRefNum": "VIR-1",
+                "PaymentMethodRef": {"value": "48"},
+                "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": qbo["INV-502"]["Id"], "TxnType": "Invoice"}]}]})
+            voided = run.sandbox.read(run.realm, "Invoice", qbo["INV-503"]["Id"])
+            run.sandbox.write(run.realm, "Invoice", {"Id": voided["Id"], "SyncToken": voided["SyncToken"]}, "void")
+            server.settle()
+            assert _status_writes(fake) == {"/api/v2/invoices/501/status": "modified",
+                                            "/api/v2/invoices/502/status": "paid",
+                                            "/api/v2/invoices/503/status": "void"}
+            writes = len(fake.writes)
+            for delivery in list(run.sandbox.webhooks.deliveries):  # every notification delivered again
+                response = server.post("/webhooks/qbo", delivery.body, run.sandbox.webhooks.headers(delivery.body))
+                assert response.status_code == 200 and response.json()["accepted"] == 0
+            server.settle()
+            assert len(fake.writes) == writes  # redelivery: no duplicate effect
