@@ -123,3 +123,102 @@ def test_O6_qbo_webhooks_move_the_orderry_invoice_statuses(tmp_path: Path, fmt: 
                 assert response.status_code == 200 and response.json()["accepted"] == 0
             server.settle()
             assert len(fake.writes) == writes  # redelivery: no duplicate effect
+
+
+# -- Libeo L3: out of order, forged, CDC --------------------------------------------------------------------------
+
+def _libeo(tmp_path: Path, fake: FakeProduct) -> Any:
+    return pack_run(ROOT / "rules/libeo/customers/cabinet-roux.yaml", products={"libeo": fake}, env=LIBEO_ENV,
+                    store_path=tmp_path / "state.db", config=FAST_RETRIES)
+
+
+def _bill(run: PackRun, amount: str, number: str = "PD-1") -> dict[str, Any]:
+    return run.sandbox.write(run.realm, "Bill", {
+        "VendorRef": {"value": "56", "name": "Papeterie Durand"}, "DocNumber": number, "TxnDate": "2025-03-01",
+        "DueDate": "2025-03-31", "GlobalTaxCalculation": "TaxExcluded",
+        "Line": [{"DetailType": "AccountBasedExpenseLineDetail", "Amount": Decimal(amount),
+                  "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "10"}, "TaxCodeRef": {"value": "31"}}}]})
+
+
+def _set_amount(run: PackRun, bill_id: str, amount: str) -> None:
+    row = run.sandbox.read(run.realm, "Bill", bill_id)
+    run.sandbox.write(run.realm, "Bill", {**row, "Line": [{**row["Line"][0], "Amount": Decimal(amount)}]})
+
+
+def _payable(fake: FakeProduct, bill_id: str) -> dict[str, Any]:
+    (found,) = [p for p in fake.records["payables"] if p.get("externalId") == bill_id]
+    return found
+
+
+def _ready_libeo(run: PackRun) -> dict[str, Any]:
+    from engine.runtime.checks import fix_check
+    assert fix_check(run.session.loaded.compiled, run.session.target, "libeo_bank_account") is not None
+    bill = _bill(run, "100")
+    _ok(run)
+    return bill
+
+
+def test_L3_a_bill_edited_in_qbo_reaches_libeo_by_webhook(tmp_path: Path) -> None:
+    fake = FakeProduct(libeo.spec())
+    with _libeo(tmp_path, fake) as run:
+        bill = _ready_libeo(run)
+        with live(run, fmt="legacy") as server:
+            _set_amount(run, bill["Id"], "150")
+            server.settle()
+            assert Decimal(str(_payable(fake, bill["Id"])["amountTtc"])) == Decimal("180")  # 150 + 20 % VAT
+            new = _bill(run, "10", "PD-2")  # a new bill too
+            server.settle()
+            assert Decimal(str(_payable(fake, new["Id"])["amountTtc"])) == Decimal("12")
+
+
+def test_L3_out_of_order_notifications_end_in_the_latest_state(tmp_path: Path) -> None:
+    fake = FakeProduct(libeo.spec())
+    with _libeo(tmp_path, fake) as run:
+        bill = _ready_libeo(run)
+        captured: list[tuple[bytes, dict[str, str]]] = []
+        dispatcher = run.sandbox.webhooks
+
+        def capture(url: str, body: bytes, headers: Mapping[str, str]) -> int:
+            captured.append((body, dict(headers)))
+            return 200
+
+        dispatcher.sender = capture
+        with live(run) as server:
+            _set_amount(run, bill["Id"], "150")
+            _set_amount(run, bill["Id"], "200")
+            assert dispatcher.drain() and len(captured) == 2
+            for body, headers in reversed(captured):  # the newest first, then the stale one
+                assert server.post("/webhooks/qbo", body, headers).status_code == 200
+                server.settle()
+            assert Decimal(str(_payable(fake, bill["Id"])["amountTtc"])) == Decimal("240")
+
+
+def test_forged_and_unsigned_notifications_are_refused_and_nothing_is_stored(tmp_path: Path) -> None:
+    fake = FakeProduct(libeo.spec())
+    with _libeo(tmp_path, fake) as run, live(run, webhooks=False) as server:
+        body = json.dumps([{"specversion": "1.0", "id": "x1", "type": "qbo.bill.updated.v1",
+                            "intuitentityid": "1", "intuitaccountid": run.realm, "data": {}}]).encode()
+        assert server.post("/webhooks/qbo", body, {}).status_code == 401
+        assert server.post("/webhooks/qbo", body, {"intuit-signature": sign(body, "wrong-token")}).status_code == 401
+        assert server.post("/webhooks/qbo", body + b" ", {"intuit-signature": sign(body, TOKEN)}).status_code == 401
+        assert server.post("/webhooks/product/libeo/cabinet-roux", b"{}", {}).status_code == 404
+        assert intake.count(run.store) == 0
+        assert server.post("/webhooks/qbo", body, {"intuit-signature": sign(body, TOKEN)}).status_code == 200
+        assert intake.count(run.store) == 1
+
+
+def test_L3_a_missed_webhook_is_recovered_by_change_data_capture(tmp_path: Path) -> None:
+    fake = FakeProduct(libeo.spec())
+    with _libeo(tmp_path, fake) as run:
+        bill = _ready_libeo(run)
+        with live(run, webhooks=False, cdc=True) as server:  # first start: the CDC cursor starts now
+            server.settle()
+        _set_amount(run, bill["Id"], "300")  # while the server is down: the notification is lost
+        with live(run, webhooks=False, cdc=True) as server:
+            deadline = time.monotonic() + 10
+            while Decimal(str(_payable(fake, bill["Id"])["amountTtc"])) != Decimal("360"):
+                assert time.monotonic() < deadline, "CDC did not catch up"
+                time.sleep(0.05)
+            status = httpx.get(server.url + "/status").json()
+            cdc = status["profiles"]["libeo/cabinet-roux"]["cdc"]
+            assert cdc["changes"] >= 1 and cdc["gap"] is None
