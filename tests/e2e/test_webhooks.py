@@ -3,12 +3,12 @@ loopback port; the worker turns them into one-record syncs against the sandbox a
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -222,3 +222,103 @@ def test_L3_a_missed_webhook_is_recovered_by_change_data_capture(tmp_path: Path)
             status = httpx.get(server.url + "/status").json()
             cdc = status["profiles"]["libeo/cabinet-roux"]["cdc"]
             assert cdc["changes"] >= 1 and cdc["gap"] is None
+
+
+# -- Ogustine G8 (product events) and G5 (live progress) ----------------------------------------------------------
+
+OGUSTINE_PROFILE = """passerelle: 1
+kind: profile
+profile: {name: events-test}
+pack: %s
+secrets: {api_token: {env: LYON_OGUSTINE_TOKEN}}
+settings: {start_date: "2025-01-01", attach_pdf: false}
+connections:
+  product:
+    connector: http
+    base_url: "{{ settings.base_url }}"
+    auth: {type: bearer, token: {secret: api_token}}
+    events: {secret: {secret: api_token}, signature_header: X-Ogustine-Signature}
+    resources:
+      invoices: {path: /api/invoices, records: items, cursor: {param: updated_since, field: updated_at},
+                 paginate: {style: page, param: page, size_param: per_page, size: 100}}
+      credit_notes: {path: /api/credit-notes, records: items, cursor: {param: updated_since, field: updated_at},
+                     paginate: {style: page, param: page, size_param: per_page, size: 100}}
+      customers: {path: /api/customers}
+      services: {path: /api/services}
+"""
+
+
+def _ogustine(tmp_path: Path, fake: FakeProduct) -> Any:
+    path = tmp_path / "events-test.yaml"
+    path.write_text(OGUSTINE_PROFILE % (ROOT / "rules/ogustine"), encoding="utf-8")
+    return pack_run(path, products={"product": fake}, env={"LYON_OGUSTINE_TOKEN": ogustine.TOKEN},
+                    store_path=tmp_path / "state.db", config=FAST_RETRIES)
+
+
+def _product_event(server: Live, event: Mapping[str, Any], secret: str = ogustine.TOKEN) -> httpx.Response:
+    body = json.dumps(event).encode()
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return server.post("/webhooks/product/ogustine/events-test", body, {"X-Ogustine-Signature": signature})
+
+
+def _ogustine_invoices(run: PackRun) -> dict[str, Any]:
+    return {row["DocNumber"]: row for row in run.query("Invoice")}
+
+
+def _rename_vendor(run: PackRun) -> None:
+    vendor = next(v for v in run.query("Vendor") if v["DisplayName"] == "SCI Les Tilleuls")
+    run.sandbox.write(run.realm, "Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"], "sparse": True,
+                                            "DisplayName": "SCI Les Tilleuls (bailleur)"})
+
+
+def test_G8_a_product_invoice_validated_event_sends_it_at_once(tmp_path: Path) -> None:
+    fake = FakeProduct(ogustine.spec())
+    with _ogustine(tmp_path, fake) as run:
+        _rename_vendor(run)
+        _ok(run)
+        assert "OGUSTINE_2025-05-03" not in _ogustine_invoices(run)
+        with live(run) as server:
+            draft = next(r for r in fake.records["invoices"] if r["id"] == "F0003")
+            draft.update(status="validated", updated_at="2025-05-20T08:00:00Z")
+            event = {"id": "evt-1", "type": "invoice.validated", "data": {"id": "F0003"}}
+            assert _product_event(server, event, secret="forged").status_code == 401
+            assert _product_event(server, event).json() == {"accepted": 1, "duplicates": 0}
+            server.settle()
+            assert str(_ogustine_invoices(run)["OGUSTINE_2025-05-03"]["TotalAmt"]) == "88.00"
+            assert _product_event(server, event).json() == {"accepted": 0, "duplicates": 1}  # redelivered
+            server.settle()
+            assert list(_ogustine_invoices(run)).count("OGUSTINE_2025-05-03") == 1
+            assert len(run.query("Invoice", "DocNumber = 'OGUSTINE_2025-05-03'")) == 1
+
+
+def test_G5_live_progress_is_streamed_as_server_sent_events(tmp_path: Path) -> None:
+    fake = FakeProduct(ogustine.spec())
+    with _ogustine(tmp_path, fake) as run:
+        _rename_vendor(run)
+        _ok(run)
+        with live(run) as server:
+            lines: list[str] = []
+            connected = threading.Event()
+
+            def listen() -> None:
+                with httpx.stream("GET", server.url + "/status/stream", timeout=10) as response:
+                    for line in response.iter_lines():
+                        connected.set()
+                        lines.append(line)
+                        if line.startswith("data:") and '"processed": true' in line:
+                            return
+
+            thread = threading.Thread(target=listen, daemon=True)
+            thread.start()
+            assert connected.wait(5)
+            while server.server.hub.listeners == 0:
+                time.sleep(0.01)
+            next(r for r in fake.records["invoices"] if r["id"] == "F0003").update(status="validated")
+            _product_event(server, {"id": "evt-2", "type": "invoice.validated", "data": {"id": "F0003"}})
+            thread.join(10)
+            progress = [json.loads(line[5:]) for line in lines if line.startswith("data:") and '"done"' in line]
+            assert progress and progress[-1]["done"] == progress[-1]["total"]
+            assert progress[-1]["profile"] == "ogustine/events-test" and "OGUSTINE_2025-05-03" in progress[-1]["label"]
+            status = httpx.get(server.url + "/status").json()["profiles"]["ogustine/events-test"]
+            assert status["last_run"]["status"] == "done" and status["last_run"]["progress"]["done"] >= 1
+            assert status["open_errors"] == []
