@@ -322,3 +322,33 @@ def test_G5_live_progress_is_streamed_as_server_sent_events(tmp_path: Path) -> N
             status = httpx.get(server.url + "/status").json()["profiles"]["ogustine/events-test"]
             assert status["last_run"]["status"] == "done" and status["last_run"]["progress"]["done"] >= 1
             assert status["open_errors"] == []
+
+
+def test_a_burst_of_300_signed_notifications_at_100_per_second_is_acknowledged_within_3_s(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from connectors.sandbox.operations import Change
+    from connectors.sandbox.webhooks import legacy_body
+
+    fake = FakeProduct(libeo.spec())
+    with _libeo(tmp_path, fake) as run, live(run, webhooks=False) as server:
+        bodies = [legacy_body([Change(run.realm, "Bill", str(9000 + n), "Update", f"2025-05-01T10:{n // 60:02d}:"
+                                      f"{n % 60:02d}+02:00")]) for n in range(300)]
+        client = httpx.Client(timeout=5)
+        start = time.monotonic()
+
+        def send(n: int) -> float:
+            time.sleep(max(0.0, start + n / 100 - time.monotonic()))  # 100 per second
+            sent = time.monotonic()
+            response = client.post(server.url + "/webhooks/qbo", content=bodies[n],
+                                   headers={"intuit-signature": sign(bodies[n], TOKEN)})
+            assert response.status_code == 200
+            return time.monotonic() - sent
+
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            latencies = list(pool.map(send, range(300)))
+        client.close()
+        print(f"\nburst: 300 notifications, max ack latency {max(latencies) * 1000:.0f} ms, "
+              f"mean {sum(latencies) / len(latencies) * 1000:.0f} ms")
+        assert max(latencies) < 3.0
+        assert intake.count(run.store, "qbo") == 300
