@@ -10,9 +10,13 @@ plan (an invoice's id for its payment) are referred to by placeholders that appl
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 from engine.build import freeze
@@ -20,24 +24,25 @@ from engine.compile import CompiledFlow
 from engine.context import Ledger
 from engine.evaluate import Evaluation, evaluate
 from engine.pipeline import Loaded
-from engine.runtime.canonical import canonical_json, payload_hash, request_id, to_plain
+from engine.runtime.canonical import canonical_json, request_id, to_plain
 from engine.runtime.compare import diff_fields, same
 from engine.runtime.ports import LedgerEntry, Source, Target
 
 __all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "flow_order", "make_plan"]
 
 PLAN_VERSION = 1
+PLAN_CHUNK = 200  # source records whose ledger entries are read in one query
 ACTIONS = ("create", "adopt", "update", "void", "delete", "conflict", "skip", "error")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     field: str
     before: Any
     after: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     action: str
     flow: str
@@ -177,8 +182,8 @@ class _Planner:
             detail = {"code": err.code, "message": err.message, "where": str(err.loc) if err and err.loc else None} \
                 if err else {}
             return Change("error", **base, reason=err.message if err else "error", error=detail)
-        if result.action == "skip":
-            return Change("skip", **base, reason=result.reason)
+        if result.action == "skip":  # reasons repeat ("status draft is not synced"): one string each
+            return Change("skip", **base, reason=sys.intern(result.reason) if result.reason else result.reason)
         entry: LedgerEntry | None = self.ledger.get(flow.name, key)
         if result.action in ("void", "delete"):
             if entry is None or entry.target_id is None:
@@ -199,7 +204,7 @@ class _Planner:
         """A write to a product connection: compared with what the ledger says we last wrote (product APIs
         are not read back record by record); `target_id` names an existing product record to update."""
         payload = to_plain(result.payload)
-        digest = payload_hash({"payload": payload, "entity": result.entity})
+        digest = _digest({"payload": payload, "entity": result.entity})
         if entry is not None and entry.payload_hash == digest:
             self.unchanged[result.entity] += 1
             return None
@@ -229,7 +234,7 @@ class _Planner:
         if attachments:
             hashed["attachments"] = list(attachments)
             base = {**base, "attachments": attachments}
-        digest = payload_hash(hashed)
+        digest = _digest(hashed)
         owned = flow.flow.operations.owned_fields or tuple(payload)
         label = self.label(flow, result)
         if base["connection"] not in self.qbo:
@@ -295,11 +300,8 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
         source = sources.get(flow.flow.source.connection)
         if not flow.enabled or source is None:
             continue
-        if hasattr(ledger, "preload"):
-            ledger.preload(flow.name)
         duplicates = _duplicates(flow, source, compiled.settings, options) if flow.unique is not None else {}
-        for record in _records(source, flow, options):
-            frozen = freeze(record)
+        for frozen in _prefetched(_records(source, flow, options), flow, ledger, compiled.settings, options):
             identity = _identity(flow, frozen, compiled.settings, options) if duplicates else None
             first = duplicates.get(identity) if identity is not None else None
             result = evaluate(flow, frozen, compiled.settings, refs=planner.refs, ledger=planner.view,
@@ -315,6 +317,36 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
     return Plan(profile=planner.profile, pack=loaded.pack.meta.name, pack_version=loaded.pack.meta.version,
                 created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), fingerprint=target.fingerprint(),
                 changes=tuple(changes), unchanged=dict(planner.unchanged), first_sync=first_sync)
+
+
+def _digest(plain: Any) -> str:
+    """``payload_hash`` of data that is plain already (``to_plain`` output): the same hash, one walk fewer."""
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                          .encode()).hexdigest()
+
+
+def _prefetched(records: Iterable[Mapping[str, Any]], flow: CompiledFlow, ledger: Any,
+                settings: Mapping[str, Any], options: PlanOptions) -> Iterator[Mapping[str, Any]]:
+    """The source's records, frozen, in order; before each chunk is planned its ledger entries are read in
+    one query (``ledger.prefetch``), so planning never holds more than a chunk of the ledger in memory.
+
+    A record whose key cannot be computed here (an error the evaluation will report) is simply not
+    prefetched: ``ledger.get`` then reads it alone."""
+    prefetch = getattr(ledger, "prefetch", None)
+    it = iter(records)
+    while chunk := [freeze(record) for record in islice(it, PLAN_CHUNK)]:
+        if prefetch is not None:
+            keys = [key for key in (_key(flow, record, settings, options) for record in chunk) if key is not None]
+            prefetch(flow.name, keys)
+        yield from chunk
+
+
+def _key(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[str, Any],
+         options: PlanOptions) -> str | None:
+    try:
+        return str(flow.key(_scope(record, settings, options)))
+    except Exception:
+        return None
 
 
 def _scope(record: Mapping[str, Any], settings: Mapping[str, Any], options: PlanOptions) -> dict[str, Any]:
