@@ -36,12 +36,12 @@ from engine.context import ReferenceData
 from engine.evaluate import evaluate
 from engine.pipeline import Loaded, run_pipeline
 from engine.runtime.canonical import payload_hash, to_plain
-from engine.runtime.plan import PlanOptions, make_plan, summary
 from engine.runtime.ledger import StoreLedger
+from engine.runtime.plan import PlanOptions, make_plan, summary
 from engine.store import Store, open_store
 from engine.store.tables import ledger as ledger_table
 
-__all__ = ["MemoryTarget", "GeneratedSource", "build_ledger", "main", "measure"]
+__all__ = ["GeneratedSource", "MemoryTarget", "build_ledger", "main", "measure"]
 
 FLOW = "invoices"
 TODAY = "2025-06-30"
