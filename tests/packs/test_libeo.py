@@ -358,8 +358,8 @@ def test_L8_demo_profile_keeps_libeo_only_payments_out_of_qbo() -> None:
         assert not run.query("BillPayment") and not run.query("Bill")
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a `file` connection has no writer, so a write to it falls through "
-                                       "to the QBO writer (engine/runtime/apply.py writer_for) and fails")
+@pytest.mark.xfail(strict=True, reason="engine: a `file` connection cannot be written to (E906), so the demo's "
+                                       "file-based Libeo side cannot receive imported bills; a file writer is missing")
 def test_L1_demo_profile_imports_qbo_bills_to_its_file_side() -> None:
     with pack_run(DEMO) as run:
         fix_bank_account(run)

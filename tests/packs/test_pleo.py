@@ -314,9 +314,9 @@ def test_P6_each_receipt_is_attached_to_its_qbo_expense_once() -> None:
             f"rcp-00{n}.pdf" for n in range(1, 6)]
 
 
-@pytest.mark.xfail(strict=True, reason="engine: attachment URLs on a product connection's host are fetched with "
-                                       "plain httpx (no product transport, no product auth): HttpProduct has no "
-                                       "owns_url/fetch_bytes and Session.fetcher passes no transports")
+@pytest.mark.xfail(strict=True, reason="engine: attachments on the product API's own host are fetched through "
+                                       "its connection (owns_url/fetch_bytes), but this fake serves receipts on another "
+                                       "host, which the session's fetcher cannot reach in-process")
 def test_P6_a_receipt_served_by_the_pleo_api_itself_is_fetched_through_the_pleo_connection(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import connectors.fetch
