@@ -6,10 +6,13 @@ synced invoices, voids; their webhooks reach the serve app. Orderry side: the fa
 as the product would (a line price or a status, ``updated_at`` moved), then a sync picks them up. The Orderry
 pack declares no product events (its http connection has no ``events:``), so product changes are picked up by a
 sync of the profile: the harness's ``run.sync()``, the plan + apply + cursor commit `passerelle sync` runs.
+The fake does not move ``updated_at`` on API writes; the test does it for Passerelle's status/link writes, as
+Orderry would, so a sync reads Passerelle's own product writes back (the product-side echo). Seed: ``LOOP_SEED``.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -30,7 +33,7 @@ from tests.fakes.product import FakeProduct
 from tests.fakes.specs import orderry
 from tests.packs.harness import PackRun, pack_run
 
-SEED = 20250407
+SEED = int(os.environ.get("LOOP_SEED", "20250407"))
 EDITS = 100
 INVOICES = 48
 AUTO = ("issued", "sent")  # repar-phone's auto_statuses
@@ -83,17 +86,16 @@ class Loop:
         self.events: dict[int, str] = {}            # Orderry id -> last QBO event that moved it
         self.hand_edited: set[int] = set()          # Orderry ids whose QBO twin had its owned fields edited in QBO
         self.conflicts: set[int] = set()            # Orderry ids a sync planned as a conflict (not written)
+        self.seen_writes = len(fake.writes)
+        self.user_voided: set[str] = set()          # QBO ids the "user" voided in QBO
         self.edits = Counter[str]()
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
     def qbo_twins(self) -> dict[int, dict[str, Any]]:
-        out = {}
-        for row in self.run.query("Invoice"):
-            note = row.get("PrivateNote") or ""
-            if "[orderry:" in note:
-                out[int(note.split("[orderry:")[1].split("]")[0])] = row
-        return out
+        """Orderry id -> its QBO invoice, by the Orderry number kept as DocNumber (the memo marker can be lost)."""
+        ids = {r["number"]: r["id"] for r in self.fake.records["invoices"]}
+        return {ids[row["DocNumber"]]: row for row in self.run.query("Invoice") if row.get("DocNumber") in ids}
 
     def orderry(self, orderry_id: int) -> dict[str, Any]:
         return next(r for r in self.fake.records["invoices"] if r["id"] == orderry_id)
@@ -105,7 +107,17 @@ class Loop:
         finally:
             self.tally.editing = False
 
+    def product_moves(self) -> None:
+        """Orderry moves an invoice's ``updated_at`` when the API changes it (the fake does not): so a sync
+        reads Passerelle's own status and link writes back, as it would from the real product."""
+        for write in self.fake.writes[self.seen_writes:]:
+            parts = write.path.split("/")
+            if parts[-1] in ("status", "quickbooks"):
+                self.touch(self.orderry(int(parts[-2])))
+        self.seen_writes = len(self.fake.writes)
+
     def sync(self) -> Plan:
+        self.product_moves()
         plan, report = self.run.sync()
         assert report.ok, report.failures
         self.conflicts.update(int(c.key) for c in plan.changes if c.flow == "invoices" and c.action == "conflict")
@@ -149,6 +161,7 @@ class Loop:
             self._event(oid, "payment_created")
         else:
             self.qbo_write("Invoice", {"Id": row["Id"], "SyncToken": row["SyncToken"]}, "void")
+            self.user_voided.add(str(row["Id"]))
             self._event(oid, "invoice_voided")
         self.edits[f"qbo:{kind}"] += 1
         return True
@@ -176,6 +189,7 @@ class Loop:
             record["status"] = "void"  # Passerelle voids the QBO twin
         self.expected_status[record["id"]] = record["status"]
         self.touch(record)
+        _settle(self.server)  # a sync racing the worker on the same record can collide in the outbox (see the report)
         self.sync()
         self.edits[f"orderry:{kind}"] += 1
         return True
@@ -234,6 +248,7 @@ def test_two_way_loop_settles_without_ping_pong_after_100_random_edits(tmp_path:
             product_writes = len(fake.writes) - product_writes_before
             echoes = [o for _, o in tally.outcomes if o.ignored and "our own write" in o.ignored]
             acting = [(body, o) for body, o in tally.outcomes if o.runs]
+            re_voids = [c for c in tally.ours if c.operation == "Void" and c.entity_id in loop.user_voided]
             edits_qbo = sum(n for k, n in loop.edits.items() if k.startswith("qbo:"))
             edits_orderry = sum(n for k, n in loop.edits.items() if k.startswith("orderry:"))
             print(f"\ntwo-way loop (seed {SEED}): {EDITS} edits: QBO {edits_qbo}, Orderry {edits_orderry} "
@@ -242,7 +257,9 @@ def test_two_way_loop_settles_without_ping_pong_after_100_random_edits(tmp_path:
                   f"Orderry {product_writes} ({product_after_edits - product_writes_before} during the edits), "
                   f"by kind {dict(Counter(w.path.rsplit('/', 1)[-1] for w in fake.writes[product_writes_before:]))}\n"
                   f"webhook events processed {len(tally.outcomes)}, dropped as echoes {len(echoes)}, "
-                  f"that ran flows {len(acting)}; settle rounds {rounds}; "
+                  f"that ran flows {len(acting)}; QBO invoices voided again after a QBO void {len(re_voids)}; "
+                  f"Orderry updates not sent (QBO copy edited by hand: conflict) {len(loop.conflicts)}\n"
+                  f"settle rounds (QBO writes, Orderry writes) {rounds}; "
                   f"{time.monotonic() - started:.1f} s")
 
             # (1) a fixed point: a round with no write on either side, within 3 rounds
@@ -255,6 +272,9 @@ def test_two_way_loop_settles_without_ping_pong_after_100_random_edits(tmp_path:
                            and (b.get("entity"), b.get("id"), b.get("last_updated")) not in theirs]
             assert len(echoes) > 0 and echo_driven == [], echo_driven
             assert len(acting) <= edit_qbo_changes
+            # one known bounce, through the product: a QBO void -> Orderry 'void' -> the invoices flow voids the
+            # already voided QBO invoice again (test_a_qbo_void_is_not_sent_back_to_qbo); at most once per void
+            assert len(re_voids) <= len(loop.user_voided)
             # (3) a consistent final state
             assert len(docnumbers) == len(set(docnumbers)), Counter(docnumbers).most_common(3)
             for record in fake.records["invoices"]:
@@ -266,3 +286,28 @@ def test_two_way_loop_settles_without_ping_pong_after_100_random_edits(tmp_path:
                     assert str(twin["PrivateNote"]).startswith("Voided") and Decimal(str(twin["TotalAmt"])) == 0
             assert {r["id"]: r["status"] for r in fake.records["invoices"]} == loop.expected_status
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.e2e
+@pytest.mark.xfail(strict=True, reason=(
+    "engine/runtime/plan.py plans a flow's `void` from the ledger only (entry.state != 'voided') and never looks at "
+    "the live QBO invoice: a user's QBO void moves the Orderry invoice to 'void' (invoice_events), Orderry's "
+    "`void` status then makes the invoices flow (void_when) void the already voided QBO invoice again, a QBO "
+    "write caused by Passerelle's own product write; the sandbox's second void also turns 'Voided - Orderry ... "
+    "[orderry:ID]' into 'Voided', losing the marker the QBO -> Orderry flows read"))
+def test_a_qbo_void_is_not_sent_back_to_qbo(tmp_path: Path) -> None:
+    fake = _fake()
+    with pack_run(ROOT / "rules/orderry/customers/repar-phone.yaml", products={"orderry": fake}, env=ORDERRY_ENV,
+                  store_path=tmp_path / "state.db", config=FAST_RETRIES) as run:
+        for _ in range(2):
+            assert run.sync()[1].ok
+        (invoice,) = run.query("Invoice", "DocNumber = 'INV-503'")
+        run.sandbox.write(run.realm, "Invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]}, "void")
+        assert run.sync()[1].ok  # invoice_events: Orderry 503 -> void
+        record = next(r for r in fake.records["invoices"] if r["id"] == 503)
+        assert record["status"] == "void"
+        record["updated_at"] = "2025-07-01T00:00:00Z"  # Orderry moves it on the status change
+        plan, report = run.sync()
+        assert report.ok
+        assert [(c.flow, c.action) for c in plan.changes if c.action == "void"] == []
+        assert "[orderry:503]" in run.sandbox.read(run.realm, "Invoice", invoice["Id"])["PrivateNote"]
