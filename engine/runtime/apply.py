@@ -11,8 +11,9 @@ Referenced records to create go first; placeholders in later payloads are replac
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,9 @@ from engine.store.tables import outbox
 __all__ = ["ApplyReport", "Progress", "apply_plan", "check_fresh"]
 
 BATCH_SIZE = 30
+# Batches of creates in flight at once: QBO allows 10 requests at a time and 40 batch calls a minute;
+# with 150-300 ms per call, one batch at a time spends most of each window waiting on the network.
+CONCURRENT_BATCHES = 4
 WRITES = ("create", "adopt", "update", "void", "delete")
 Progress = Callable[[int, int, str], None]
 
@@ -101,6 +105,9 @@ class _Applier:
         self.attacher, self.fetcher = attacher, fetcher
         self.progress = progress
         self.state = _State()
+        self.pool = ThreadPoolExecutor(max_workers=CONCURRENT_BATCHES, thread_name_prefix="apply-batch")
+        self.inflight: deque[tuple[list[tuple[Change, TargetWrite]], Future[list[WriteOutcome]]]] = deque()
+        self.batch_flow = ""
         self.profile = plan.key  # the store key (pack/profile)
         self.total = sum(1 for c in plan.changes if c.action in WRITES) + len(self._creates())
         self.run_id = start_run(store, self.profile, "apply", self.total)
@@ -244,31 +251,40 @@ class _Applier:
                     self.state.counts["not_mapped"] += 1
 
     def changes(self) -> None:
+        """Creates of one flow go in batches, up to CONCURRENT_BATCHES in flight; anything else one by one.
+
+        A create that refers to another record of its own flow, a change of flow or any other action
+        first settles everything in flight, so later changes see the ids they depend on."""
         pending: list[tuple[Change, TargetWrite]] = []
         for change in self.plan.changes:
             if change.action not in WRITES:
                 continue
-            if pending and (change.flow != pending[0][0].flow or change.action != "create"):
-                self._flush(pending)  # later changes may refer to what the batch creates
+            if (pending or self.inflight) and (change.flow != self.batch_flow or change.action != "create"
+                                               or _mentions(change.payload, f"$flow:{change.flow}:")):
+                self._submit(pending)
+                self._drain(0)  # later changes may refer to what the batches create
             write = self._prepare(change)
             if write is None:
                 continue
             if change.action == "create":
+                self.batch_flow = change.flow
                 pending.append((change, write))
                 if len(pending) == BATCH_SIZE:
-                    self._flush(pending)
+                    self._submit(pending)
                 continue
-            self._flush(pending)
+            self._submit(pending)
+            self._drain(0)
             self._one(change, write)
-        self._flush(pending)
+        self._submit(pending)
+        self._drain(0)
 
     def _one(self, change: Change, write: TargetWrite) -> None:
         outcome = self._send(write, change.connection)
         self._conclude(change, write, outcome)
 
-    def _flush(self, pending: list[tuple[Change, TargetWrite]]) -> None:
-        if not pending:
-            return
+    def _submit(self, pending: list[tuple[Change, TargetWrite]]) -> None:
+        """Record a batch's writes in the outbox, then send it: in the background to the main target (its
+        client keeps under the rate limits), at once to any other writer. Settling stays in plan order."""
         todo: list[tuple[Change, TargetWrite]] = []
         for change, write in pending:
             previous = self._enqueue(write)
@@ -280,7 +296,21 @@ class _Applier:
         if not todo:
             return
         writer = self.writer_for(todo[0][0].connection)
-        outcomes = writer.write_many([w for _, w in todo]) if len(todo) > 1 else [writer.write(todo[0][1])]
+        writes = [w for _, w in todo]
+        if writer is self.writer:
+            self._drain(CONCURRENT_BATCHES - 1)
+            self.inflight.append((todo, self.pool.submit(_send_batch, writer, writes)))
+        else:
+            self._drain(0)
+            self._settle_batch(todo, _send_batch(writer, writes))
+
+    def _drain(self, keep: int) -> None:
+        """Settle the oldest batches in flight until at most ``keep`` remain."""
+        while len(self.inflight) > keep:
+            todo, future = self.inflight.popleft()
+            self._settle_batch(todo, future.result())
+
+    def _settle_batch(self, todo: list[tuple[Change, TargetWrite]], outcomes: list[WriteOutcome]) -> None:
         for (change, write), outcome in zip(todo, outcomes, strict=True):
             self._conclude(change, write, outcome)
 
@@ -328,6 +358,21 @@ class _Applier:
             self._settle(outcome, None)
 
 
+def _send_batch(writer: Writer, writes: list[TargetWrite]) -> list[WriteOutcome]:
+    return writer.write_many(writes) if len(writes) > 1 else [writer.write(writes[0])]
+
+
+def _mentions(value: Any, prefix: str) -> bool:
+    """Whether a payload holds a placeholder starting with ``prefix`` (a record of the same flow)."""
+    if isinstance(value, str):
+        return value.startswith(prefix)
+    if isinstance(value, Mapping):
+        return any(_mentions(v, prefix) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_mentions(v, prefix) for v in value)
+    return False
+
+
 def _blank(change: Change) -> LedgerEntry:
     return LedgerEntry(change.flow, change.key, change.entity, change.target_id, change.sync_token, None)
 
@@ -353,6 +398,7 @@ def apply_plan(plan: Plan, writer: Writer, store: Store, *, progress: Progress |
         applier.changes()
         status = "done" if not applier.state.failures else "done_with_errors"
     finally:
+        applier.pool.shutdown(wait=True)  # a batch in flight when an error stops the run still ends first
         finish_run(store, applier.run_id, status if status != "failed" else "interrupted", applier.state.counts)
     return ApplyReport(applier.run_id, dict(applier.state.counts), tuple(applier.state.failures))
 
