@@ -51,7 +51,7 @@ class Sizes:
 
 FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3, 60.0, 150, 3000)
 QUICK = Sizes(5, 20_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 2, 15.0, 60, 1000)
-TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 2.0, 3, 20)  # the smoke test: proves it runs
+TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20)  # the smoke test: proves it runs
 
 
 def run_piece(module: str, args: Sequence[str], *, timeout: float = 900) -> dict[str, str]:
@@ -102,7 +102,21 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
         figures[f"plan_peak_mb_{label}"] = got["plan_peak_mb"]
         figures[f"plan_records_per_s_{label}"] = got["plan_records_per_s"]
         figures["plan_records_per_s"] = got["plan_records_per_s"]
+    step("apply", "apply", ["--window", f"{sizes.apply_window_s:g}", "--windows", str(sizes.apply_windows),
+                            "--plain-docs", str(sizes.plain_docs)])
+    figures.update(run_webhook(sizes))
     return figures
+
+
+def run_webhook(sizes: Sizes) -> dict[str, str]:
+    """The webhook receiver's figure, once engine/serve (issue 7) is in git and bench/webhook.py exists."""
+    tracked = subprocess.run(["git", "ls-files", "engine/serve/app.py"], cwd=ROOT, text=True, capture_output=True,
+                             check=False).stdout.strip()
+    if not tracked or not (ROOT / "bench" / "webhook.py").is_file():
+        return {"webhook_acks_per_s": "n/a",
+                "webhook_note": "webhook_acks_per_s: n/a - no receiver benchmark yet (issue 7's engine/serve was "
+                                "being built during this work; see bench/README.md)."}
+    return run_piece("webhook", ["--events", str(sizes.webhook_events)])
 
 
 def main(argv: list[str] | None = None) -> int:
