@@ -39,6 +39,10 @@ class QboTarget:
     def find(self, entity: str, criteria: Mapping[str, Any]) -> Mapping[str, Any] | None:
         return self.client.find(entity, criteria)
 
+    def is_voided(self, record: Mapping[str, Any]) -> bool:
+        """QBO keeps a voided transaction with zero amounts and "Voided" at the head of its memo."""
+        return str(record.get("PrivateNote") or "").startswith("Voided")
+
     def preferences(self) -> Mapping[str, Any]:
         return self.client.preferences()
 

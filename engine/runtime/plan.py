@@ -193,6 +193,10 @@ class _Planner:
                 self.unchanged[result.entity] += 1
                 return None
             live = self.target.get(entry.target_entity, entry.target_id) if base["connection"] in self.qbo else None
+            if base["connection"] in self.qbo and (live is None or _already_voided(self.target, live)):
+                # Deleted or voided in QBO already (by a user, or our own earlier write): nothing to send back.
+                self.unchanged[result.entity] += 1
+                return None
             rid = request_id(self.key, flow.name, key, result.action, entry.sync_token or "")
             return Change(result.action, **{**base, "entity": entry.target_entity}, label=entry.target_id,
                           target_id=entry.target_id,
@@ -282,6 +286,12 @@ class _Planner:
         return Change("create", **base, label=label, payload=payload, payload_hash=digest, request_id=rid,
                       diffs=tuple(FieldChange(k, None, v) for k, v in payload.items()), creates=creates,
                       match=match or None, owned_fields=owned)
+
+
+def _already_voided(target: Target, record: Mapping[str, Any]) -> bool:
+    """The target decides what a voided record looks like (QBO: its memo starts with "Voided")."""
+    check = getattr(target, "is_voided", None)
+    return bool(check(record)) if check is not None else False
 
 
 def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], ledger: Any,

@@ -289,12 +289,6 @@ def test_two_way_loop_settles_without_ping_pong_after_100_random_edits(tmp_path:
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/runtime/plan.py plans a flow's `void` from the ledger only (entry.state != 'voided') and never looks at "
-    "the live QBO invoice: a user's QBO void moves the Orderry invoice to 'void' (invoice_events), Orderry's "
-    "`void` status then makes the invoices flow (void_when) void the already voided QBO invoice again, a QBO "
-    "write caused by Passerelle's own product write; the sandbox's second void also turns 'Voided - Orderry ... "
-    "[orderry:ID]' into 'Voided', losing the marker the QBO -> Orderry flows read"))
 def test_a_qbo_void_is_not_sent_back_to_qbo(tmp_path: Path) -> None:
     fake = _fake()
     with pack_run(ROOT / "rules/orderry/customers/repar-phone.yaml", products={"orderry": fake}, env=ORDERRY_ENV,
