@@ -139,7 +139,17 @@ class _Applier:
         return str(row[0]) if row else None
 
     def _enqueue(self, write: TargetWrite) -> Mapping[str, Any] | None:
-        """Record the write before sending it; returns the stored answer when it was already done."""
+        """Record the write before sending it; returns the stored answer when it was already done.
+
+        Another run (the serve worker, a concurrent sync) may record the same requestid between our read
+        and our insert: the unique key refuses the second insert, and the row is then taken over like an
+        unsettled one — resent under the same requestid, which the target replays instead of repeating."""
+        try:
+            return self._record_sent(write)
+        except sa.exc.IntegrityError:
+            return self._record_sent(write)
+
+    def _record_sent(self, write: TargetWrite) -> Mapping[str, Any] | None:
         now = dt.datetime.now(dt.UTC)
         with self.store.engine.begin() as conn:
             row = conn.execute(sa.select(outbox).where(outbox.c.profile == self.profile,

@@ -173,3 +173,35 @@ def test_plan_apply_and_error_history_on_postgresql(demo: Loaded, app: Any, pg_s
     finally:
         target.client.close()
         bridge.close()
+
+
+def test_an_outbox_row_recorded_by_another_run_meanwhile_is_taken_over_not_a_crash(
+        demo: Loaded, target: QboTarget, store: Store, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs (a sync and the webhook worker) record the same write at the same moment."""
+    import sqlalchemy as sa
+
+    from engine.runtime import apply as apply_module
+    from engine.store.tables import outbox
+
+    original = apply_module._Applier._record_sent
+    raced: list[str] = []
+
+    def racing(self: Any, write: TargetWrite) -> Any:
+        if not raced:  # the other run inserts the same requestid just before us
+            raced.append(write.request_id)
+            with store.engine.begin() as conn:
+                conn.execute(sa.insert(outbox).values(profile=self.profile, request_id=write.request_id, flow=write.flow,
+                                                      source_key=write.source_key, action=write.operation,
+                                                      entity=write.entity, status="sent", created_at=sa.func.now(),
+                                                      updated_at=sa.func.now()))
+            with store.engine.begin() as conn:  # our insert now collides with it
+                conn.execute(sa.insert(outbox).values(profile=self.profile, request_id=write.request_id, flow=write.flow,
+                                                      source_key=write.source_key, action=write.operation,
+                                                      entity=write.entity, status="sent", created_at=sa.func.now(),
+                                                      updated_at=sa.func.now()))
+        return original(self, write)
+
+    monkeypatch.setattr(apply_module._Applier, "_record_sent", racing)
+    report = apply_plan(_plan(demo, target, store), target, store)
+    assert raced and report.ok, report.failures
+    assert sorted(i["DocNumber"] for i in _docs(sandbox, "Invoice")) == ["FB1201", "FB1202"]
