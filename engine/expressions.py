@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, DivisionByZero, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 import simpleeval
@@ -115,7 +116,8 @@ def _div(a: Any, b: Any) -> Any:
 
 _HELPERS: Mapping[str, Any] = {"_get": read_field, "_slice": _slice, "_mul": _mul, "_pow": _pow, "_div": _div}
 _BASE_GLOBALS: Mapping[str, Any] = {
-    "__builtins__": {}, **_HELPERS, **{f"_f_{name}": spec.fn for name, spec in FUNCTIONS.items()},
+    "__builtins__": {}, **_HELPERS, "_type": type, "_mappings": frozenset({dict, MappingProxyType}),
+    **{f"_f_{name}": spec.fn for name, spec in FUNCTIONS.items()},
 }
 _counter = itertools.count()
 SOURCES: dict[str, Src] = {}  # compiled code's file name -> the expression's source, to place runtime errors
@@ -141,6 +143,8 @@ class _Checker(ast.NodeTransformer):
         self.tables: list[str] = []
         self.local: list[set[str]] = []
         self.depth = 0
+        self.temps = 0
+        self.in_iterable = False
 
     def fail(self, node: ast.AST, code: str, message: str, hint: str | None = None) -> None:
         self.errors.append(RuleError(code, f"{message} in expression {self.src.text!r}", self.src.loc, self.src.path,
@@ -190,7 +194,17 @@ class _Checker(ast.NodeTransformer):
         if isinstance(node.value, ast.Name) and node.value.id == "settings":
             self.settings.append(node.attr)
         value = self.visit(node.value)
-        return ast.copy_location(ast.Call(ast.Name("_get", ast.Load()), [value, ast.Constant(node.attr)], []), node)
+        call = ast.Call(ast.Name("_get", ast.Load()), [value, ast.Constant(node.attr)], [])
+        if self.in_iterable:  # an assignment expression is not allowed in a comprehension's iterable
+            return ast.copy_location(call, node)
+        # `a.b` on a plain or read-only mapping is read inline (no call); anything else goes through _get.
+        temp = f"_v{self.temps}"
+        self.temps += 1
+        test = ast.Compare(ast.Call(ast.Name("_type", ast.Load()), [ast.NamedExpr(ast.Name(temp, ast.Store()), value)],
+                                    []), [ast.In()], [ast.Name("_mappings", ast.Load())])
+        fast = ast.Call(ast.Attribute(ast.Name(temp, ast.Load()), "get", ast.Load()), [ast.Constant(node.attr)], [])
+        slow = ast.Call(ast.Name("_get", ast.Load()), [ast.Name(temp, ast.Load()), ast.Constant(node.attr)], [])
+        return ast.copy_location(ast.IfExp(test, fast, slow), node)
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         value = self.visit(node.value)
@@ -266,7 +280,11 @@ class _Checker(ast.NodeTransformer):
         if gen.is_async or not isinstance(gen.target, ast.Name):
             self.fail(node, "E403", "a comprehension binds one plain name")
             return node
-        gen.iter = self.visit(gen.iter)
+        self.in_iterable = True
+        try:
+            gen.iter = self.visit(gen.iter)
+        finally:
+            self.in_iterable = False
         self.local.append({gen.target.id})
         self.depth += 1
         try:
