@@ -148,6 +148,19 @@ def _last(values: Any) -> Any:
     return items[-1] if items else None
 
 
+def _sum_by(items: Any, key: Any, value: Any) -> list[dict[str, Any]]:
+    """Totals of ``value`` per distinct ``key`` (fields of each item), in order of first appearance."""
+    totals: dict[Any, Any] = {}
+    for item in items or ():
+        if not isinstance(item, Mapping):
+            raise EvalFailure(f"sum_by() needs a list of mappings, got {type(item).__name__}")
+        group = item.get(key)
+        amount = item.get(value)
+        amount = amount if isinstance(amount, (int, Decimal)) and not isinstance(amount, bool) else to_decimal(amount)
+        totals[group] = totals.get(group, 0) + amount
+    return [{"key": group, "total": total} for group, total in totals.items()]
+
+
 def _len(value: Any) -> int:
     return 0 if value is None else len(value)
 
@@ -160,6 +173,8 @@ _SPECS: tuple[FunctionSpec, ...] = (
     FunctionSpec("bool", _bool, 1, 1, "bool(x): truth of x; 'true', 'yes', '1', 'on' are true."),
     FunctionSpec("len", _len, 1, 1, "len(x): length of a text or list; null gives 0."),
     FunctionSpec("sum", _sum, 1, 1, "sum(list): exact sum of numbers."),
+    FunctionSpec("sum_by", _sum_by, 3, 3,
+                 "sum_by(list, 'key', 'value'): [{key, total}] per distinct key field, in order of first appearance."),
     FunctionSpec("min", min, 1, None, "min(a, b, ...) or min(list)."),
     FunctionSpec("max", max, 1, None, "max(a, b, ...) or max(list)."),
     FunctionSpec("abs", abs, 1, 1, "abs(x)."),
