@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.context import OMIT, EvalContext, PendingCreate, TraceEntry
-from engine.errors import PasserelleError, RuleError, json_path
+from engine.errors import PasserelleError, RuleError
 from engine.expressions import CompiledExpr, ExprEnv, Skip, compile_expr
 from engine.functions import EvalFailure, date, round_money, to_decimal
 from engine.machines import CompiledMachine, compile_machine
@@ -314,8 +314,7 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
         wanted = value_fn(scope)
         ctx: EvalContext = scope["__ctx"]
         if wanted is None or wanted == "":
-            return _missing(on_missing, f"no {entity} to refer to: {spec.value.text} is empty", allow_create=False,
-                            loc=spec.loc)
+            return _missing(on_missing, f"no {entity} to refer to: {spec.value.text} is empty", loc=spec.loc)
         found = ctx.refs.find(entity, by, wanted)
         if found is not None:
             if field is not None:
@@ -334,8 +333,7 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
                 pending = PendingCreate(entity, by, str(wanted), create.run(local))
                 ctx.pending.setdefault((entity, by, str(wanted)), pending)
                 return pending.placeholder if bare else {"value": pending.placeholder, "name": str(wanted)}
-        return _missing(on_missing, f"no {entity} with {by} = {wanted!r} in the QBO company", allow_create=False,
-                        loc=spec.loc)
+        return _missing(on_missing, f"no {entity} with {by} = {wanted!r} in the QBO company", loc=spec.loc)
 
     return run, f"ref {entity} by {by}"
 
@@ -365,19 +363,17 @@ def _ledger_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, st
         if key is not None and field is not None:
             value = ctx.ledger.target_field(flow, str(key), field)
             if value is None:
-                return _missing(on_missing, f"record {key!r} of flow {flow!r} has no {field} yet", allow_create=False,
-                                loc=spec.loc)
+                return _missing(on_missing, f"record {key!r} of flow {flow!r} has no {field} yet", loc=spec.loc)
             return value
         target = ctx.ledger.target_id(flow, str(key)) if key is not None else None
         if target is None:
-            return _missing(on_missing, f"record {key!r} of flow {flow!r} has not been synced yet", allow_create=False,
-                            loc=spec.loc)
+            return _missing(on_missing, f"record {key!r} of flow {flow!r} has not been synced yet", loc=spec.loc)
         return target if bare else {"value": target}
 
     return run, f"ref flow {flow}"
 
 
-def _missing(policy: str, message: str, allow_create: bool, loc: Any = None) -> Any:
+def _missing(policy: str, message: str, loc: Any = None) -> Any:
     if policy == "omit":
         return OMIT
     if policy == "skip":
@@ -543,7 +539,3 @@ def compile_pack(resolved: ResolvedPack) -> CompiledPack:
         raise PasserelleError(c.errors)
     return CompiledPack(resolved, c.settings, MappingProxyType(flows), MappingProxyType(machines),
                         MappingProxyType(checks))
-
-
-def describe_path(path: tuple[Any, ...]) -> str:
-    return json_path(path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from types import MappingProxyType
@@ -42,9 +42,6 @@ class ExprEnv:
 
     names: frozenset[str]
     tables: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
-
-    def with_names(self, *extra: str) -> ExprEnv:
-        return ExprEnv(self.names | frozenset(extra), self.tables)
 
 
 @dataclass(frozen=True)
@@ -359,26 +356,6 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
     return compiled
 
 
-def compile_all(items: Iterable[tuple[Src, ExprEnv]]) -> tuple[list[CompiledExpr], list[RuleError]]:
-    """Compile several expressions, collecting every error."""
-    compiled: list[CompiledExpr] = []
-    errors: list[RuleError] = []
-    for src, env in items:
-        result = compile_expr(src, env)
-        if isinstance(result, list):
-            errors.extend(result)
-        else:
-            compiled.append(result)
-    return compiled, errors
-
-
-def evaluation_error(expr: CompiledExpr, exc: Exception, context: str = "") -> RuleError:
-    message = exc.args[0] if isinstance(exc, EvalFailure) and exc.args else f"{type(exc).__name__}: {exc}"
-    suffix = f" ({context})" if context else ""
-    return RuleError("E601", f"evaluating {expr.src.text!r}: {message}{suffix}", expr.src.loc, expr.src.path)
-
-
 EVAL_ERRORS: tuple[type[BaseException], ...] = (
     EvalFailure, TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError, RecursionError,
 )
-

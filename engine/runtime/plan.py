@@ -32,7 +32,6 @@ __all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "flow
 
 PLAN_VERSION = 1
 PLAN_CHUNK = 200  # source records whose ledger entries are read in one query
-ACTIONS = ("create", "adopt", "update", "void", "delete", "conflict", "skip", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,13 +369,9 @@ def _identity(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[s
     assert flow.unique is not None
     scope = _scope(record, settings, options)
     try:
-        return to_plain_key(flow.unique(scope)), str(flow.key(scope))
+        return canonical_json(flow.unique(scope)), str(flow.key(scope))
     except Exception:
         return None
-
-
-def to_plain_key(value: Any) -> str:
-    return canonical_json(value)
 
 
 def _duplicates(flow: CompiledFlow, source: Source, settings: Mapping[str, Any],

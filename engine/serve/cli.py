@@ -6,6 +6,8 @@ from contextlib import ExitStack
 
 import click
 
+from engine.cli.output import handle_errors
+
 __all__ = ["serve"]
 
 
@@ -15,6 +17,7 @@ __all__ = ["serve"]
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--cdc-every", default=900.0, show_default=True, type=float,
               help="Seconds between change-data-capture sweeps (0: only at start-up).")
+@handle_errors
 def serve(profiles: tuple[str, ...], port: int, host: str, cdc_every: float) -> None:
     """Receive QBO and product webhooks, run one-record syncs, report status (see docs/serve.md)."""
     import uvicorn

@@ -78,3 +78,17 @@ def test_explain_bad_json_is_a_located_error(tmp_path: Path) -> None:
     record.write_text('{"a": 1,,}', encoding="utf-8")
     code, out = run("explain", str(ROOT / "rules/freshbooks/customers/demo.yaml"), str(record))
     assert code == 1 and f"{record}:1:" in out and "Traceback" not in out
+
+
+def test_every_command_reports_an_unknown_profile_without_a_traceback(tmp_path: Path, monkeypatch: object) -> None:
+    import os
+
+    os.environ["PASSERELLE_STATE"] = str(tmp_path / "state.db")
+    try:
+        for args in (("plan", "nosuch/x"), ("apply", "nosuch/x", "--yes"), ("sync", "nosuch/x"), ("check", "nosuch/x"),
+                     ("serve", "--profile", "nosuch/x"), ("config", "explain", "nosuch/x"), ("suspend", "nosuch/x",
+                                                                                               "--until", "2999-01-01")):
+            code, out = run(*args)
+            assert code == 1 and "Traceback" not in out and "profile 'nosuch/x' not found" in out, (args, out)
+    finally:
+        del os.environ["PASSERELLE_STATE"]
