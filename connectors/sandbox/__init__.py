@@ -12,9 +12,10 @@ Public API::
 
 from connectors.sandbox.app import create_app, sandbox_of
 from connectors.sandbox.clock import Clock, ManualClock, SystemClock
-from connectors.sandbox.config import DEFAULT_REALM_IDS, RealmSpec, SandboxConfig, WebhookTarget
+from connectors.sandbox.config import DEFAULT_REALM_IDS, RealmSpec, SandboxConfig, WebhookTarget, companies, company_realm_id
 from connectors.sandbox.errors import QboError
 from connectors.sandbox.faults import FaultInjector, FaultKind, FaultRule, InjectedFault
+from connectors.sandbox.load import RealmLoad
 from connectors.sandbox.oauth import TokenSet
 from connectors.sandbox.operations import Change
 from connectors.sandbox.sandbox import Sandbox
@@ -23,6 +24,6 @@ from connectors.sandbox.webhooks import Delivery, sign
 
 __all__ = [
     "DEFAULT_REALM_IDS", "Change", "Clock", "Delivery", "FaultInjector", "FaultKind", "FaultRule", "InjectedFault",
-    "ManualClock", "QboError", "RealmSpec", "Sandbox", "SandboxConfig", "SystemClock", "TokenSet", "WebhookTarget",
-    "create_app", "sandbox_of", "serve", "sign",
+    "ManualClock", "QboError", "RealmLoad", "RealmSpec", "Sandbox", "SandboxConfig", "SystemClock", "TokenSet",
+    "WebhookTarget", "companies", "company_realm_id", "create_app", "sandbox_of", "serve", "sign",
 ]

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from connectors.sandbox.admin import admin_routes
 from connectors.sandbox.config import SandboxConfig
 from connectors.sandbox.endpoints import ENDPOINTS, file_signature
 from connectors.sandbox.errors import QboError, fault_body
@@ -135,6 +136,7 @@ def _routes() -> list[Route]:
         Route("/oauth2/v1/tokens/revoke", revoke, methods=["POST"]),
         Route("/v1/openid_connect/userinfo", userinfo),
         Route("/sandbox/files/{realm_id}/{attachable_id}", file_content),
+        *admin_routes(),
         Route(f"{_COMPANY}/query", api["query"], methods=["GET", "POST"]),
         Route(f"{_COMPANY}/batch", api["batch"], methods=["POST"]),
         Route(f"{_COMPANY}/cdc", api["cdc"], methods=["GET"]),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from connectors.sandbox.clock import Clock, SystemClock
 
-__all__ = ["DEFAULT_REALM_IDS", "RealmSpec", "SandboxConfig", "WebhookTarget"]
+__all__ = ["DEFAULT_REALM_IDS", "RealmSpec", "SandboxConfig", "WebhookTarget", "companies", "company_realm_id"]
 
 # Realm ids look like QBO's (long digit strings); one per preset so `--preset fr` always gives the same id.
 DEFAULT_REALM_IDS: Mapping[str, str] = {"fr": "9341450000000001", "us": "9341450000000002",
@@ -33,6 +33,25 @@ class WebhookTarget:
 
     url: str
     format: WebhookFormat = "cloudevents"
+
+
+def company_realm_id(number: int) -> str:
+    """The realm id of company ``number`` (1-based) of a multi-company sandbox: ``9341450000000001``, ``…0002``…
+
+    The first ids are the presets' default ids, so company 1 of ``--companies N`` is the usual FR realm.
+    """
+    if not 1 <= number <= 99_999_999:
+        raise ValueError(f"company number {number} is out of range (1 to 99999999)")
+    return f"93414500{number:08d}"
+
+
+def companies(count: int, presets: tuple[str, ...] = ("fr",)) -> tuple[RealmSpec, ...]:
+    """``count`` companies with distinct realm ids, taking the presets in turn (fr, us, fr, us… for two)."""
+    if count < 1:
+        raise ValueError("a sandbox needs at least one company")
+    if not presets:
+        raise ValueError("give at least one preset")
+    return tuple(RealmSpec(company_realm_id(n), presets[(n - 1) % len(presets)]) for n in range(1, count + 1))
 
 
 def _default_realms() -> tuple[RealmSpec, ...]:
@@ -69,6 +88,11 @@ class SandboxConfig:
     webhook_token: str = "sandbox-verifier-token"
     webhook_retry_delays: tuple[float, ...] = (10, 20, 30, 300, 1200, 7200, 14400, 21600)
     clock: Clock = field(default_factory=SystemClock, compare=False)
+
+    @classmethod
+    def with_companies(cls, count: int, presets: tuple[str, ...] = ("fr",), **settings: Any) -> SandboxConfig:
+        """A config with ``count`` companies (see :func:`companies`), each with its own data, tokens and limits."""
+        return cls(realms=companies(count, presets), **settings)
 
     @property
     def realm_ids(self) -> tuple[str, ...]:

@@ -105,7 +105,7 @@ class OAuthServer:
             return _redirect(redirect_uri, {"error": "unsupported_response_type", "state": state})
         if SCOPE_ACCOUNTING not in params.get("scope", "").split():
             return _redirect(redirect_uri, {"error": "invalid_scope", "state": state})
-        realm_id = params.get("realmId") or (realm_ids[0] if realm_ids else "")
+        realm_id = params.get("realmId") or params.get("realm_id") or (realm_ids[0] if realm_ids else "")
         if realm_id not in realm_ids:
             return _redirect(redirect_uri, {"error": "access_denied", "state": state})
         code = "sbx-code-" + secrets.token_urlsafe(24)

@@ -18,6 +18,7 @@ from connectors.sandbox.cdc import change_data_capture
 from connectors.sandbox.config import SandboxConfig, WebhookTarget
 from connectors.sandbox.faults import FaultInjector
 from connectors.sandbox.limits import Limits
+from connectors.sandbox.load import RealmLoad
 from connectors.sandbox.oauth import OAuthServer, TokenSet
 from connectors.sandbox.operations import Change, Operation, WriteContext
 from connectors.sandbox.presets import build_realm
@@ -81,6 +82,20 @@ class Sandbox:
         """The envelope ``time`` for a realm."""
         state = self.store.realm(realm_id or "") if realm_id else None
         return envelope_time(self.now(), state.timezone if state else "UTC")
+
+    # -- load -------------------------------------------------------------------------------------
+    def load_report(self) -> dict[str, dict[str, Any]]:
+        """Per realm: peak in-flight requests, peak requests and batch calls in any sliding minute, totals and
+        throttled (refused) requests, since the start or the last :meth:`reset_load`. Every realm is listed."""
+        return self._every_realm(self.limits.load_report())
+
+    def reset_load(self) -> dict[str, dict[str, Any]]:
+        """Zero the load figures (not the throttles); returns them as they were."""
+        return self._every_realm(self.limits.reset_load())
+
+    def _every_realm(self, figures: Mapping[str, RealmLoad]) -> dict[str, dict[str, Any]]:
+        return {realm_id: figures.get(realm_id, RealmLoad()).as_json()
+                for realm_id in dict.fromkeys((*self.realm_ids, *figures))}
 
     # -- tokens ----------------------------------------------------------------------------------
     def issue_token(self, realm_id: str | None = None) -> TokenSet:

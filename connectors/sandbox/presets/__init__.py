@@ -6,6 +6,7 @@ created them (Id, SyncToken "0", MetaData at the realm's creation instant).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,7 +58,7 @@ def build_realm(realm_id: str, preset_name: str, now: datetime) -> RealmState:
         table = realm.table(entity)
         for source in rows:
             row = {"domain": "QBO", "sparse": False, "SyncToken": "0",
-                   "MetaData": {"CreateTime": created, "LastUpdatedTime": created}, **source}
+                   "MetaData": {"CreateTime": created, "LastUpdatedTime": created}, **copy.deepcopy(source)}
             row["Id"] = str(row["Id"])
             if entity == "CompanyInfo":
                 row.setdefault("Id", "1")
