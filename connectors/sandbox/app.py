@@ -84,7 +84,7 @@ async def revoke(request: Request) -> Response:
     except ValueError:
         data = {}
     try:
-        sandbox.oauth.revoke(str(data.get("token", "")), request.headers.get("authorization"))
+        sandbox.oauth.revoke(str(data.get("token", "")), request.headers.get("authorization"), data)
     except OAuthError as error:
         return _oauth_error(error)
     return Response(b"", status_code=200)

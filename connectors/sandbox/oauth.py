@@ -1,9 +1,10 @@
 """OAuth 2.0 as Intuit runs it: discovery document, auto-approving authorize, token and revoke endpoints.
 
-One app is registered (client id/secret from the config). Access tokens last ``token_ttl``; every
-refresh rotates the refresh token, and the replaced one keeps working for ``refresh_grace`` seconds
-(whether QBO keeps it valid at all is unconfirmed; a short grace is the stricter reading).
-Tokens are bound to one realm.
+One app is registered (client id/secret from the config); it authenticates at the token and revoke
+endpoints by HTTP Basic (``client_secret_basic``) or with form fields (``client_secret_post``).
+Access tokens last ``token_ttl``; every refresh rotates the refresh token, and the replaced one keeps
+working for ``refresh_grace`` seconds (whether QBO keeps it valid at all is unconfirmed; a short grace
+is the stricter reading). Tokens are bound to one realm.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class OAuthServer:
         return _redirect(redirect_uri, {"code": code, "state": state, "realmId": realm_id})
 
     def token(self, form: Mapping[str, str], authorization: str | None) -> TokenSet:
-        self._check_client(authorization)
+        self._check_client(authorization, form)
         grant_type = form.get("grant_type")
         now = self.clock.now()
         with self._lock:
@@ -135,8 +136,8 @@ class OAuthServer:
                 return self._issue(grant.realm_id, now)
         raise OAuthError("unsupported_grant_type")
 
-    def revoke(self, token: str, authorization: str | None) -> None:
-        self._check_client(authorization)
+    def revoke(self, token: str, authorization: str | None, form: Mapping[str, Any] | None = None) -> None:
+        self._check_client(authorization, form)
         with self._lock:
             self._access.pop(token, None)
             if self._refresh.pop(token, None) is not None:
@@ -168,15 +169,27 @@ class OAuthServer:
             raise QboError("3100", f"The token does not give access to company {realm_id}")
 
     # -- internals -------------------------------------------------------------------------------
-    def _check_client(self, authorization: str | None) -> None:
-        scheme, _, encoded = (authorization or "").partition(" ")
-        try:
-            client_id, _, secret = base64.b64decode(encoded.strip()).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise OAuthError("invalid_client", 401) from None
-        if scheme.lower() != "basic" or not (
-                hmac.compare_digest(client_id, self.config.client_id)
-                and hmac.compare_digest(secret, self.config.client_secret)):
+    def _check_client(self, authorization: str | None, form: Mapping[str, Any] | None = None) -> None:
+        """Client authentication: ``client_secret_basic`` (HTTP Basic) or ``client_secret_post`` (form fields),
+        the two methods the discovery document advertises; never both in one request (RFC 6749 §2.3)."""
+        form = form or {}
+        posted = "client_secret" in form
+        if authorization:
+            if posted:
+                raise OAuthError("invalid_request")
+            scheme, _, encoded = authorization.partition(" ")
+            try:
+                client_id, _, secret = base64.b64decode(encoded.strip()).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise OAuthError("invalid_client", 401) from None
+            if scheme.lower() != "basic":
+                raise OAuthError("invalid_client", 401)
+        elif posted:
+            client_id, secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
+        else:
+            raise OAuthError("invalid_client", 401)
+        if not (hmac.compare_digest(client_id.encode(), self.config.client_id.encode())
+                and hmac.compare_digest(secret.encode(), self.config.client_secret.encode())):
             raise OAuthError("invalid_client", 401)
 
     def _issue(self, realm_id: str, now: datetime) -> TokenSet:

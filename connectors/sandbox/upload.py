@@ -1,7 +1,8 @@
 """``POST /upload``: multipart parts ``file_metadata_<n>`` (Attachable JSON) and ``file_content_<n>``.
 
 The parser is lenient on purpose: third-party clients send LF-only line breaks and base64 content
-with ``Content-Transfer-Encoding: base64``, both of which QBO accepts.
+with ``Content-Transfer-Encoding: base64``, both of which QBO accepts. A raw file is kept byte for byte,
+trailing CR and LF included.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ def _boundary(content_type: str) -> bytes:
     return match.group(1).encode("latin-1")
 
 
-def _part(raw: bytes) -> Part | None:
-    raw = raw.lstrip(b"\r\n").removesuffix(b"\n").removesuffix(b"\r")
-    head, sep, data = raw.partition(b"\r\n\r\n")
-    if not sep:
-        head, sep, data = raw.partition(b"\n\n")
+def _part(raw: bytes, newline: bytes) -> Part | None:
+    """One body part: ``raw`` runs from just after its delimiter to just before the next delimiter's newline."""
+    _padding, _, raw = raw.partition(newline)  # the rest of the delimiter line (transport padding)
+    head, sep, data = raw.partition(newline + newline)
+    if not sep and raw.startswith(newline):  # a part without headers
+        head, sep, data = b"", newline, raw[len(newline):]
     if not sep:
         return None
     headers: dict[str, str] = {}
@@ -65,7 +67,6 @@ def _part(raw: bytes) -> Part | None:
     disposition = headers.get("content-disposition", "")
     name = re.search(r'name="([^"]*)"', disposition)
     filename = re.search(r'filename="([^"]*)"', disposition)
-    data = data.rstrip(b"\r\n")
     if headers.get("content-transfer-encoding", "").lower() == "base64":
         try:
             data = base64.b64decode(b"".join(data.split()), validate=True)
@@ -77,14 +78,26 @@ def _part(raw: bytes) -> Part | None:
 
 
 def parse_multipart(body: bytes, content_type: str) -> list[Part]:
+    """The parts of a multipart body, each part's content byte for byte.
+
+    As RFC 2046 says, the line break before a delimiter belongs to the delimiter, so exactly one is removed
+    from the end of each part and any CR or LF the file itself ends with is kept. The line-break style (CRLF,
+    or LF from lenient clients) is the one that ends the first delimiter line.
+    """
     if len(body) > MAX_UPLOAD_BYTES:
         raise QboError("2050", "The upload is larger than 100 MB", "file_content")
     delimiter = b"--" + _boundary(content_type)
+    first = body.find(delimiter)
+    if first < 0:
+        return []
+    rest = body[first + len(delimiter):]
+    line_end = rest.find(b"\n")
+    newline = b"\r\n" if line_end > 0 and rest[line_end - 1:line_end] == b"\r" else b"\n"
     parts = []
-    for chunk in body.split(delimiter)[1:]:
+    for chunk in rest.split(newline + delimiter):
         if chunk.startswith(b"--"):
             break
-        part = _part(chunk)
+        part = _part(chunk, newline)
         if part is not None:
             parts.append(part)
     return parts
