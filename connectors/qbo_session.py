@@ -20,6 +20,7 @@ from connectors.qbo.auth import BearerAuth, StaticToken
 from connectors.qbo.client import QboClient
 from connectors.qbo.config import ClientSettings, resolve_base_url
 from connectors.qbo.profile import open_client
+from connectors.qbo.shared_limiter import company_limiter
 from connectors.qbo_target import QboTarget
 from engine.errors import PasserelleError, RuleError
 from engine.model import Connection
@@ -78,4 +79,5 @@ def open_qbo(resolved: ResolvedPack, store: Store | None, *, transport: httpx.Ba
     http = httpx.Client(base_url=base, transport=transport, timeout=httpx.Timeout(timeout, connect=10.0))
     client_settings = ClientSettings(realm_id=realm_id, profile=profile,
                                      minorversion=int(conn.options.get("minorversion", 75)), **(settings or {}))
-    return QboTarget(QboClient(http, client_settings, auth=BearerAuth(StaticToken(fixed))))
+    return QboTarget(QboClient(http, client_settings, auth=BearerAuth(StaticToken(fixed)),
+                               limiter=company_limiter(store, realm_id, client_settings.limits)))

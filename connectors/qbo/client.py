@@ -29,7 +29,7 @@ from connectors.qbo.auth import BearerAuth
 from connectors.qbo.config import ClientSettings
 from connectors.qbo.exchange import Answer, Call, retry_after_seconds
 from connectors.qbo.faults import QboFault, fault_from_response_parts, local_fault
-from connectors.qbo.limiter import RateLimiter, limiter_for
+from connectors.qbo.limiter import Limiter, limiter_for
 from connectors.qbo.wire import loads
 
 __all__ = ["QboClient"]
@@ -41,11 +41,11 @@ class QboClient:
     """Talks to one QBO company. Thread-safe: up to the limiter's concurrency may share it."""
 
     def __init__(self, http: httpx.Client, settings: ClientSettings, *, auth: httpx.Auth | None = None,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: Limiter | None = None) -> None:
         self.http = http
         self.settings = settings
         self.auth = auth
-        self.limiter = limiter or limiter_for(settings.realm_id, settings.limits)
+        self.limiter: Limiter = limiter or limiter_for(settings.realm_id, settings.limits)
         self._reference: reads.ReferenceCache | None = None
         self._preferences: dict[str, Any] | None = None
 

@@ -4,8 +4,9 @@ One :class:`RateLimiter` exists per realm in a process (:func:`limiter_for`), so
 and flow working on one company shares it. Windows slide over the last minute. After a 429 the whole
 company pauses (:meth:`RateLimiter.pause`), so ten threads do not hammer a throttled company in turn.
 
-Time is injectable (``monotonic`` and ``sleep``) so tests run in microseconds. Limits are per process;
-QBO's own 429 (handled by the retry layer) is the backstop when several processes share a company.
+Time is injectable (``monotonic`` and ``sleep``) so tests run in microseconds. These limits are per
+process; with a PostgreSQL state store, :mod:`connectors.qbo.shared_limiter` adds the budget that every
+process shares, and QBO's own 429 (handled by the retry layer) stays the backstop.
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
 
 from connectors.qbo.config import LimitSpec
 
-__all__ = ["RateLimiter", "forget_limiters", "limiter_for"]
+__all__ = ["Limiter", "RateLimiter", "forget_limiters", "limiter_for"]
+
+
+class Limiter(Protocol):
+    """What the client needs of a company's budget: a slot per request, and a pause after a 429."""
+
+    def slot(self, is_batch: bool = False) -> AbstractContextManager[None]: ...
+
+    def pause(self, seconds: float) -> None: ...
 
 
 class RateLimiter:

@@ -20,6 +20,7 @@ from connectors.qbo.client import QboClient
 from connectors.qbo.config import MIN_MINOR_VERSION, ClientSettings, RetryPolicy, is_intuit, resolve_base_url
 from connectors.qbo.faults import QboFault, local_fault
 from connectors.qbo.oauth import AppCredentials, OAuthClient, OAuthTokens, discover_endpoints, reconnect_fault
+from connectors.qbo.shared_limiter import company_limiter
 from connectors.qbo.tokens import SecretBox, TokenStore
 from engine.store import Store, open_store
 
@@ -121,4 +122,5 @@ def open_client(resolved: Any, *, store: Store | None = None, env: Mapping[str, 
     http = httpx.Client(base_url=connection.base_url, transport=transport, timeout=httpx.Timeout(timeout, connect=10))
     settings = ClientSettings(realm_id=row.realm_id, profile=connection.profile,
                               minorversion=connection.minorversion, retry=retry or RetryPolicy())
-    return QboClient(http, settings, auth=BearerAuth(source))
+    return QboClient(http, settings, auth=BearerAuth(source),
+                     limiter=company_limiter(store, row.realm_id, settings.limits))

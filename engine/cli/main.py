@@ -31,6 +31,10 @@ COMMANDS: Mapping[str, str] = {
     "test": "engine.cli.packtest:test",
     "check": "engine.cli.check:check",
     "serve": "engine.serve.cli:serve",
+    "run": "engine.cli.fleet:run",
+    "worker": "engine.cli.fleet:worker",
+    "jobs": "engine.cli.fleet:jobs",
+    "enqueue": "engine.cli.fleet:enqueue",
 }
 
 _HELP: Mapping[str, str] = {
@@ -50,6 +54,10 @@ _HELP: Mapping[str, str] = {
     "test": "Run a rule pack's snapshot cases (--update to accept changes).",
     "check": "Check the QBO company has what the pack needs, and offer fixes.",
     "serve": "Receive QBO and product webhooks and sync each change as it happens.",
+    "run": "Run every profile of a deployment: schedules, webhooks, events, status.",
+    "worker": "A worker of the fleet (PostgreSQL): runs jobs of any profile.",
+    "jobs": "The service's jobs: queued, running, done, failed, retried.",
+    "enqueue": "Queue a sync now (or a first sync, or a resync) for the service to run.",
 }
 
 

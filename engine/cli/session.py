@@ -69,9 +69,11 @@ class Session:
 
 @contextmanager
 def open_session(profile_spec: str, *, store: Store | None = None, read_only: bool = False,
-                 product_transports: Mapping[str, Any] | None = None, **target_options: Any) -> Iterator[Session]:
-    """``product_transports`` (host -> httpx transport) lets tests serve product APIs in-process."""
-    loaded = run_pipeline(find_profile(profile_spec))
+                 product_transports: Mapping[str, Any] | None = None, loaded: Loaded | None = None,
+                 **target_options: Any) -> Iterator[Session]:
+    """``product_transports`` (host -> httpx transport) lets tests serve product APIs in-process; ``loaded``
+    is the profile already compiled (the service compiles each profile once, not once per job)."""
+    loaded = loaded or run_pipeline(find_profile(profile_spec))
     store = store or open_store(create=not read_only)
     target = open_qbo(loaded.resolved, store, **target_options)
     sources = sources_for_pack(loaded.resolved, store=store, transports=product_transports)

@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.qbo.entities import ENTITIES
 
-__all__ = ["BadNotification", "ProductEvent", "QboEvent", "parse_product", "parse_qbo"]
+__all__ = ["BadNotification", "ProductEvent", "QboEvent", "event_from_row", "parse_product", "parse_qbo"]
 
 _VERBS: Mapping[str, str] = {"created": "Create", "updated": "Update", "deleted": "Delete", "voided": "Void",
                              "merged": "Merge", "emailed": "Emailed"}
@@ -57,6 +57,15 @@ class ProductEvent:
     @property
     def trigger(self) -> str:
         return f"{self.connection}:{self.type}"
+
+
+def event_from_row(body: Mapping[str, Any]) -> QboEvent | ProductEvent:
+    """The event a stored ``events`` row holds (see ``worker.qbo_row`` and ``worker.product_row``)."""
+    if body.get("kind") == "product":
+        return ProductEvent(str(body["connection"]), str(body["type"]), str(body["record_id"]),
+                            str(body.get("event_id") or ""), body.get("record") or {})
+    return QboEvent(str(body["realm"]), str(body["entity"]), str(body["id"]), str(body["operation"]),
+                    str(body.get("last_updated") or ""), str(body.get("event_id") or ""))
 
 
 def _load(body: bytes) -> Any:

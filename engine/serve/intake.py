@@ -40,10 +40,13 @@ def persist(store: Store, source: str, dedupe_key: str, profile: str | None, bod
         return None
 
 
-def unprocessed(store: Store) -> list[StoredEvent]:
-    """Rows the worker has not finished, oldest first (after a crash or restart)."""
+def unprocessed(store: Store, profile: str | None = None, limit: int | None = None) -> list[StoredEvent]:
+    """Rows not finished yet, oldest first (after a crash or restart; or one profile's, for its job)."""
+    query = sa.select(events).where(events.c.processed_at.is_(None)).order_by(events.c.id).limit(limit)
+    if profile is not None:
+        query = query.where(events.c.profile == profile)
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(events).where(events.c.processed_at.is_(None)).order_by(events.c.id)).all()
+        rows = conn.execute(query).all()
     return [StoredEvent(r.id, r.source, r.dedupe_key, r.profile, r.body) for r in rows]
 
 
@@ -53,9 +56,9 @@ def load(store: Store, event_id: int) -> StoredEvent | None:
     return StoredEvent(r.id, r.source, r.dedupe_key, r.profile, r.body) if r else None
 
 
-def mark_processed(store: Store, event_id: int) -> None:
+def mark_processed(store: Store, *event_ids: int) -> None:
     with store.engine.begin() as conn:
-        conn.execute(sa.update(events).where(events.c.id == event_id).values(processed_at=dt.datetime.now(dt.UTC)))
+        conn.execute(sa.update(events).where(events.c.id.in_(event_ids)).values(processed_at=dt.datetime.now(dt.UTC)))
 
 
 def count(store: Store, source: str | None = None) -> int:

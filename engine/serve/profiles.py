@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.cli.session import Session
+from engine.resolve import ResolvedPack
 
-__all__ = ["ProductEvents", "Served", "served_profile"]
+__all__ = ["ProductEvents", "Served", "event_specs", "seconds", "served_profile"]
 
 TOKEN_VARIABLE = "PASSERELLE_QBO_WEBHOOK_TOKEN"
 
@@ -46,7 +47,7 @@ def _secret(ref: Any, secrets: Mapping[str, str], env: Mapping[str, str]) -> str
     return env.get(variable) if variable else None
 
 
-def _seconds(value: Any) -> float | None:
+def seconds(value: Any) -> float | None:
     if value in (None, ""):
         return None
     text = str(value).strip()
@@ -56,10 +57,10 @@ def _seconds(value: Any) -> float | None:
     return float(text)
 
 
-def served_profile(session: Session, env: Mapping[str, str] | None = None) -> Served:
-    """What the server needs of one open session; ``env`` defaults to the process environment."""
+def event_specs(resolved: ResolvedPack, env: Mapping[str, str] | None = None
+                ) -> tuple[str | None, Mapping[str, ProductEvents]]:
+    """A profile's QBO webhook verifier token and its product connections' ``events`` blocks."""
     variables = os.environ if env is None else env
-    resolved = session.loaded.resolved
     verifier = None
     products: dict[str, ProductEvents] = {}
     for name, conn in resolved.connections.items():
@@ -71,6 +72,11 @@ def served_profile(session: Session, env: Mapping[str, str] | None = None) -> Se
                 connection=name, secret=_secret(spec.get("secret"), resolved.secrets, variables),
                 signature_header=str(spec.get("signature_header") or "X-Signature"),
                 type_field=str(spec.get("type_field") or "type"), record_field=str(spec.get("record_field") or "data"),
-                poll_every=_seconds(spec.get("poll_every")))
-    return Served(session=session, realm=str(session.target.client.realm_id),
-                  verifier=verifier or variables.get(TOKEN_VARIABLE), products=products)
+                poll_every=seconds(spec.get("poll_every")))
+    return verifier or variables.get(TOKEN_VARIABLE), products
+
+
+def served_profile(session: Session, env: Mapping[str, str] | None = None) -> Served:
+    """What the server needs of one open session; ``env`` defaults to the process environment."""
+    verifier, products = event_specs(session.loaded.resolved, env)
+    return Served(session=session, realm=str(session.target.client.realm_id), verifier=verifier, products=products)

@@ -18,7 +18,7 @@ from typing import Any
 from engine.runtime.apply import apply_plan
 from engine.serve import intake
 from engine.serve.cdc import catch_up, save_cursor
-from engine.serve.events import ProductEvent, QboEvent
+from engine.serve.events import ProductEvent, QboEvent, event_from_row
 from engine.serve.hub import Hub
 from engine.serve.process import Outcome, handle_product, handle_qbo
 from engine.serve.profiles import Served
@@ -179,22 +179,19 @@ class Worker:
             self.on_outcome(event_id, outcome)
 
     def _dispatch(self, profile: str | None, body: Mapping[str, Any]) -> Outcome:
-        if body.get("kind") == "product":
+        event = event_from_row(body)
+        if isinstance(event, ProductEvent):
             served = next((s for s in self.served if s.key == profile), None)
             if served is None:
                 return Outcome(ignored=f"profile {profile} is not served")
-            event = ProductEvent(str(body["connection"]), str(body["type"]), str(body["record_id"]),
-                                 str(body.get("event_id") or ""), body.get("record") or {})
             return handle_product(served.session, event, self._progress(served))
-        event_q = QboEvent(str(body["realm"]), str(body["entity"]), str(body["id"]), str(body["operation"]),
-                           str(body.get("last_updated") or ""), str(body.get("event_id") or ""))
-        targets = [s for s in self.served if s.realm == event_q.realm and (profile is None or s.key == profile)]
+        targets = [s for s in self.served if s.realm == event.realm and (profile is None or s.key == profile)]
         if not targets:
-            return Outcome(ignored=f"no served profile for realm {event_q.realm}")
+            return Outcome(ignored=f"no served profile for realm {event.realm}")
         runs: list[int] = []
         ignored = []
         for served in targets:
-            outcome = handle_qbo(served.session, event_q, self._progress(served))
+            outcome = handle_qbo(served.session, event, self._progress(served))
             runs.extend(outcome.runs)
             if outcome.ignored:
                 ignored.append(outcome.ignored)

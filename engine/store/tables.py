@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -21,7 +22,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["connections", "cursors", "errors", "events", "ledger", "metadata", "outbox", "runs", "suspensions"]
+__all__ = ["connections", "cursors", "errors", "events", "jobs", "ledger", "metadata", "outbox", "qbo_budget", "runs",
+           "schedules", "suspensions"]
 
 metadata = MetaData()
 
@@ -129,4 +131,43 @@ events = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("processed_at", DateTime(timezone=True)),
     UniqueConstraint("source", "dedupe_key", name="events_dedupe"),
+)
+
+# -- the service (0003) ----------------------------------------------------------------------------------
+
+jobs = Table(  # the embedded job queue; with PostgreSQL the queue is procrastinate's own tables
+    "jobs", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("profile", String(128), nullable=False),
+    Column("realm", String(64)),                 # jobs of one QBO company run one at a time
+    Column("kind", String(16), nullable=False),  # scheduled, event, manual, resync, first
+    Column("record", String(255)),               # a one-record job's source key, or an error id
+    Column("coalesce_key", String(255)),         # a queued job with the same key absorbs a new request
+    Column("state", String(16), nullable=False),  # queued, running, done, failed, retried
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("coalesced", Integer, nullable=False, default=0),
+    Column("not_before", DateTime(timezone=True)),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("error", Text),
+    Column("result", JSON),
+    Index("jobs_state", "state", "id"),
+    Index("jobs_profile", "profile", "id"),
+)
+
+schedules = Table(  # when each profile's next automatic sync is due
+    "schedules", metadata,
+    Column("profile", String(128), primary_key=True),
+    Column("next_run_at", DateTime(timezone=True), nullable=False),
+    Column("last_deferred_at", DateTime(timezone=True)),
+)
+
+qbo_budget = Table(  # requests sent to each QBO company in the last minute, shared by every process
+    "qbo_budget", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("realm", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("batch", Boolean, nullable=False, default=False),
+    Index("qbo_budget_realm_at", "realm", "at"),
 )

@@ -1,0 +1,169 @@
+"""The job queue on PostgreSQL: procrastinate, on the state store's own database.
+
+Each job is a procrastinate job of the task ``passerelle.job`` with the spec as arguments:
+
+- ``lock`` = the QBO company: procrastinate never runs two jobs with one lock at once, on any worker;
+- ``queueing_lock`` = the coalesce key: a second request while one is waiting raises ``AlreadyEnqueued``,
+  and the waiting job's id is returned instead (a burst of webhooks makes a handful of jobs);
+- retries with a growing wait for failures a retry can fix (never for :class:`JobFailed`);
+- a periodic task ``passerelle.tick`` (every 5 s; procrastinate defers each tick once for all workers)
+  runs the scheduler and puts the jobs of workers that stopped sending heartbeats (killed, or their
+  machine gone) back in the queue. Their writes went through the outbox, so the retry resends nothing
+  that QBO already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import procrastinate
+import sqlalchemy as sa
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Job
+from procrastinate.retry import RetryDecision, RetryStrategy
+
+from engine.fleet.jobs import JobInfo, JobSpec
+from engine.fleet.runner import JobFailed
+from engine.store import Store
+
+__all__ = ["QUEUE", "ProcrastinateQueue", "conninfo"]
+
+log = logging.getLogger("passerelle.fleet")
+
+QUEUE = "passerelle"
+TASK = "passerelle.job"
+TICK = "passerelle.tick"
+_STATES = {"todo": "queued", "doing": "running", "succeeded": "done", "failed": "failed", "cancelled": "failed",
+           "aborting": "running", "aborted": "failed"}
+
+
+def conninfo(store: Store) -> str:
+    """The libpq URL of the store (procrastinate speaks psycopg directly)."""
+    return store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class _Retry(RetryStrategy):
+    """Retry what a retry can fix; a user mistake (JobFailed) fails at once."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, JobFailed):
+            return None
+        return super().get_retry_decision(exception=exception, job=job)
+
+
+_JOBS = sa.text("""
+    SELECT j.id, j.status, j.attempts, j.args,
+           (SELECT min(at) FROM procrastinate_events e WHERE e.job_id = j.id AND e.type = 'deferred') AS queued_at,
+           (SELECT max(at) FROM procrastinate_events e WHERE e.job_id = j.id AND e.type = 'started') AS started_at,
+           (SELECT max(at) FROM procrastinate_events e WHERE e.job_id = j.id
+             AND e.type IN ('succeeded', 'failed', 'cancelled', 'aborted')) AS finished_at
+      FROM procrastinate_jobs j
+     WHERE j.task_name = :task AND (CAST(:profile AS text) IS NULL OR j.args->>'profile' = :profile)
+     ORDER BY j.id DESC LIMIT :limit""")
+
+
+class ProcrastinateQueue:
+    """``run`` carries out one job (the worker side); ``tick`` is the periodic scheduler step."""
+
+    def __init__(self, store: Store, run: Callable[[JobSpec], object] | None = None,
+                 tick: Callable[[], None] | None = None, *, max_attempts: int = 3, retry_wait: int = 5,
+                 stalled_after: float = 15.0) -> None:
+        self.store = store
+        self.stalled_after = stalled_after
+        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(store)))
+        self._run, self._tick = run, tick
+        self._opened = False
+
+        @self.app.task(name=TASK, queue=QUEUE, retry=_Retry(max_attempts=max_attempts, linear_wait=retry_wait))
+        def job(profile: str, kind: str, realm: str | None = None, record: str | None = None) -> Any:
+            if self._run is None:
+                raise RuntimeError("this process only defers jobs")
+            result = self._run(JobSpec(profile, kind, realm, record))
+            return getattr(result, "to_json", lambda: None)()
+
+        @self.app.periodic(cron="*/5 * * * * *", periodic_id="tick")
+        @self.app.task(name=TICK, queue=QUEUE, lock="passerelle-tick", queueing_lock="passerelle-tick",
+                       pass_context=True)
+        async def periodic_tick(context: Any, timestamp: int) -> None:
+            await self._retry_stalled()
+            if self._tick is not None:
+                await asyncio.to_thread(self._tick)
+
+        self._job_task = job
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create procrastinate's tables on first use (its schema is applied once per database)."""
+        with self.store.engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('passerelle-procrastinate-schema'))"))
+            exists = conn.execute(sa.text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).scalar()
+            if not exists:
+                conn.exec_driver_sql(self.app.schema_manager.get_schema())
+
+    def _open(self) -> None:
+        if not self._opened:
+            self.ensure_schema()
+            self.app.open()
+            self._opened = True
+
+    # -- JobQueue --------------------------------------------------------------------------------
+    def defer(self, spec: JobSpec) -> int:
+        self._open()
+        deferrer = self._job_task.configure(lock=spec.lock, queueing_lock=spec.coalesce_key)
+        try:
+            return int(deferrer.defer(**spec.to_json()))
+        except AlreadyEnqueued:
+            waiting = self.app.job_manager.list_jobs(queueing_lock=spec.coalesce_key, status="todo")
+            if waiting and waiting[0].id is not None:
+                return int(waiting[0].id)
+            return self.defer(spec)  # it started in between: queue a new one
+
+    def jobs(self, *, profile: str | None = None, states: Sequence[str] = (), limit: int = 200) -> list[JobInfo]:
+        self.ensure_schema()
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(_JOBS, {"task": TASK, "profile": profile, "limit": limit * 4 if states else limit}).all()
+        out = []
+        for row in rows:
+            state = _STATES.get(row.status, row.status)
+            if state == "queued" and row.attempts:
+                state = "retried"
+            if states and state not in states:
+                continue
+            out.append(JobInfo(id=row.id, spec=JobSpec.from_json(row.args), state=state, attempts=row.attempts,
+                               queued_at=row.queued_at, started_at=row.started_at, finished_at=row.finished_at))
+        return out[:limit]
+
+    def counts(self, profiles: Sequence[str]) -> dict[str, dict[str, int]]:
+        self.ensure_schema()
+        out: dict[str, dict[str, int]] = {}
+        query = sa.text("SELECT args->>'profile' AS profile, status, attempts > 0 AS retried, count(*) AS n "
+                        "FROM procrastinate_jobs WHERE task_name = :task AND args->>'profile' = ANY(:profiles) "
+                        "GROUP BY 1, 2, 3")
+        with self.store.engine.connect() as conn:
+            for row in conn.execute(query, {"task": TASK, "profiles": list(profiles)}):
+                state = _STATES.get(row.status, row.status)
+                state = "retried" if state == "queued" and row.retried else state
+                counts = out.setdefault(row.profile, {})
+                counts[state] = counts.get(state, 0) + int(row.n)
+        return out
+
+    def close(self) -> None:
+        if self._opened:
+            self.app.close()
+            self._opened = False
+
+    # -- the worker side -------------------------------------------------------------------------
+    async def _retry_stalled(self) -> None:
+        for job in await self.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=self.stalled_after):
+            log.warning("job %s was running on a worker that stopped; queued again", job.id)
+            await self.app.job_manager.retry_job(job)
+
+    def run_worker(self, *, concurrency: int = 1, name: str | None = None, heartbeat: float = 2.0) -> None:
+        """Work until stopped (SIGINT/SIGTERM finish the running job first)."""
+        self.ensure_schema()
+        self.app.run_worker(queues=[QUEUE], concurrency=concurrency, name=name, wait=True,
+                            update_heartbeat_interval=heartbeat, stalled_worker_timeout=self.stalled_after,
+                            install_signal_handlers=True)

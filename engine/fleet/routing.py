@@ -1,0 +1,69 @@
+"""Notifications to jobs: each event is stored once per profile it concerns, then that profile's
+``event`` job is deferred (joining the one already queued, so a burst makes a handful of jobs).
+
+QBO notifications are routed by realm id: every enabled profile connected to that company gets the
+event (one notification for a realm with three profiles reaches all three). Product events name
+their profile in the URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.fleet.deployment import Deployment, Entry
+from engine.fleet.jobs import JobQueue, JobSpec
+from engine.serve import intake
+from engine.serve.events import ProductEvent, QboEvent
+from engine.serve.worker import product_row, qbo_row
+from engine.store import Store
+
+__all__ = ["Routed", "profile_key", "route_product", "route_qbo"]
+
+MAX_KEY = 255
+
+
+@dataclass(frozen=True)
+class Routed:
+    accepted: int = 0
+    duplicates: int = 0
+    unrouted: int = 0
+    jobs: tuple[int, ...] = ()
+
+
+def profile_key(dedupe_key: str, profile: str) -> str:
+    """The event's dedupe key for one profile; hashed when too long, never cut (a cut could collide)."""
+    key = f"{dedupe_key}@{profile}"
+    return key if len(key) <= MAX_KEY else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _defer(queue: JobQueue, entry: Entry, jobs: set[int]) -> None:
+    jobs.add(queue.defer(JobSpec(entry.key, "event", entry.realm)))
+
+
+def route_qbo(store: Store, deployment: Deployment, queue: JobQueue, events: Sequence[QboEvent]) -> Routed:
+    accepted = duplicates = unrouted = 0
+    jobs: set[int] = set()
+    for event in events:
+        targets = deployment.by_realm(event.realm)
+        if not targets:
+            unrouted += 1
+            continue
+        new = 0
+        for entry in targets:
+            if intake.persist(store, "qbo", profile_key(event.dedupe_key, entry.key), entry.key, qbo_row(event)):
+                new += 1
+                _defer(queue, entry, jobs)
+        accepted += int(new > 0)
+        duplicates += int(new == 0)
+    return Routed(accepted, duplicates, unrouted, tuple(sorted(jobs)))
+
+
+def route_product(store: Store, queue: JobQueue, entry: Entry, event: ProductEvent, dedupe: str) -> Routed:
+    if intake.persist(store, event.connection, profile_key(dedupe, entry.key), entry.key, product_row(event)) is None:
+        return Routed(duplicates=1)
+    jobs: set[int] = set()
+    if entry.enabled:
+        _defer(queue, entry, jobs)
+    return Routed(accepted=1, jobs=tuple(jobs))
