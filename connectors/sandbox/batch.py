@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from connectors.qbo.entities import ENTITIES
+from connectors.sandbox.catalogue import ENTITIES
 from connectors.sandbox.errors import QboError
 from connectors.sandbox.operations import Operation
 

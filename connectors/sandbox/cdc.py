@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.qbo.entities import ENTITIES
+from connectors.sandbox.catalogue import ENTITIES, UNSERVED
 from connectors.sandbox.errors import QboError
 from connectors.sandbox.operations import render
 from connectors.sandbox.store import RealmState
@@ -20,7 +20,9 @@ __all__ = ["CDC_EXCLUDED", "MAX_OBJECTS", "WINDOW", "change_data_capture"]
 
 WINDOW = timedelta(days=30)
 MAX_OBJECTS = 1000
-CDC_EXCLUDED = frozenset({"TaxCode", "TaxRate", "Preferences", "CompanyInfo"})
+# QBO: "not available for JournalCode, TaxAgency, TimeActivity, TaxCode, TaxRate"; the singletons are not either.
+CDC_EXCLUDED = frozenset({"TaxCode", "TaxRate", "Preferences", "CompanyInfo", "TaxAgency", "TimeActivity",
+                          "JournalCode"})
 
 
 def _entities(text: str) -> list[str]:
@@ -29,7 +31,7 @@ def _entities(text: str) -> list[str]:
         raise QboError("2020", "Required parameter entities is missing in the request", "entities")
     result = []
     for name in names:
-        entity = next((known for known in ENTITIES if known.lower() == name.lower()), None)
+        entity = next((known for known in (*ENTITIES, *UNSERVED) if known.lower() == name.lower()), None)
         if entity is None or entity in CDC_EXCLUDED:
             raise QboError("2010", f"Change data capture is not supported for entity {name}", "entities")
         if entity not in result:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from connectors.sandbox.bank_forms import BANK_COMPUTERS
 from connectors.sandbox.errors import QboError
 from connectors.sandbox.jsonio import money, to_decimal
 from connectors.sandbox.store import RealmState
@@ -18,8 +19,9 @@ from connectors.sandbox.tax import TaxableLine, compute_tax, line_rate_total
 
 __all__ = ["COMPUTERS", "EXPENSE_FORMS", "LINKING_FORMS", "SALES_FORMS", "compute"]
 
-SALES_FORMS = frozenset({"Invoice", "SalesReceipt", "CreditMemo"})
-EXPENSE_FORMS = frozenset({"Bill", "Purchase"})
+SALES_FORMS = frozenset({"Invoice", "SalesReceipt", "CreditMemo", "Estimate", "RefundReceipt"})
+EXPENSE_FORMS = frozenset({"Bill", "Purchase", "VendorCredit", "PurchaseOrder"})
+_SETTLED = frozenset({"SalesReceipt", "RefundReceipt"})  # paid on the spot: Balance 0
 LINKING_FORMS = frozenset({"Payment", "BillPayment"})
 _SALES_DETAILS = frozenset({"SalesItemLineDetail", "DiscountLineDetail", "SubTotalLineDetail", "DescriptionOnly"})
 _EXPENSE_DETAILS = frozenset({"AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail"})
@@ -87,6 +89,14 @@ def _inclusive_rate(realm: RealmState, payload: Mapping[str, Any], code: str | N
     return line_rate_total(realm, code, purchase)
 
 
+def _check_discounts_allowed(realm: RealmState) -> None:
+    """A discount line needs ``Preferences.SalesFormsPrefs.AllowDiscount`` (6000 otherwise, as in QBO)."""
+    if realm.preference("SalesFormsPrefs", "AllowDiscount", False) is not True:
+        raise QboError("6000", "Business Validation Error: Discounts are turned off for this company. Turn on "
+                               "discounts in Account and Settings, or remove the discount line.",
+                       "Line.DiscountLineDetail")
+
+
 def _default_us_code(realm: RealmState, detail: dict[str, Any]) -> None:
     if realm.country == "US" and "TaxCodeRef" not in detail:
         item = realm.get("Item", str((detail.get("ItemRef") or {}).get("value")))
@@ -112,6 +122,7 @@ def _sales(realm: RealmState, entity: str, payload: dict[str, Any], previous: Ma
             subtotal += amount
             taxable.append(TaxableLine(amount, code, element))
         elif detail_type == "DiscountLineDetail":
+            _check_discounts_allowed(realm)
             if detail.get("PercentBased") and "DiscountPercent" in detail:
                 percent = to_decimal(detail["DiscountPercent"], f"{element}.DiscountPercent")
                 line["Amount"] = money(subtotal * percent / 100)
@@ -129,7 +140,7 @@ def _sales(realm: RealmState, entity: str, payload: dict[str, Any], previous: Ma
     payload["Line"] = lines
     payload["TxnTaxDetail"] = tax
     payload["TotalAmt"] = money(subtotal - discount + tax["TotalTax"])
-    if entity == "SalesReceipt":
+    if entity in _SETTLED:
         payload["Balance"] = Decimal(0)
 
 
@@ -176,7 +187,7 @@ def _linking(realm: RealmState, entity: str, payload: dict[str, Any], previous: 
 Computer = Callable[[RealmState, str, dict[str, Any], Mapping[str, Any]], None]
 COMPUTERS: Mapping[str, Computer] = {
     **dict.fromkeys(SALES_FORMS, _sales), **dict.fromkeys(EXPENSE_FORMS, _expense),
-    **dict.fromkeys(LINKING_FORMS, _linking),
+    **dict.fromkeys(LINKING_FORMS, _linking), **BANK_COMPUTERS,
 }
 
 

@@ -1,8 +1,9 @@
 """DocNumber rules: length, automatic numbering, the FR requirement, and duplicates (6140).
 
-Uniqueness groups: the sales forms (Invoice, SalesReceipt, CreditMemo) share one number space,
-compared case-insensitively, whatever the preferences say; Bill, BillPayment and Purchase each
-have their own. ``include=allowduplicatedocnum`` lifts the check, as in QBO.
+Uniqueness groups: the sales forms (Invoice, SalesReceipt, CreditMemo, RefundReceipt) share one number
+space, compared case-insensitively, whatever the preferences say; Estimate, Bill, BillPayment, Purchase,
+VendorCredit, PurchaseOrder and JournalEntry each have their own. ``include=allowduplicatedocnum`` lifts
+the check, as in QBO.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from connectors.sandbox.store import RealmState
 
 __all__ = ["DOC_GROUPS", "apply_doc_number"]
 
+_SALES = ("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt")
 DOC_GROUPS: Mapping[str, tuple[str, ...]] = {
-    "Invoice": ("Invoice", "SalesReceipt", "CreditMemo"),
-    "SalesReceipt": ("Invoice", "SalesReceipt", "CreditMemo"),
-    "CreditMemo": ("Invoice", "SalesReceipt", "CreditMemo"),
-    "Bill": ("Bill",), "BillPayment": ("BillPayment",), "Purchase": ("Purchase",),
+    **dict.fromkeys(_SALES, _SALES), "Estimate": ("Estimate",),
+    "Bill": ("Bill",), "BillPayment": ("BillPayment",), "Purchase": ("Purchase",), "VendorCredit": ("VendorCredit",),
+    "PurchaseOrder": ("PurchaseOrder",), "JournalEntry": ("JournalEntry",),
 }
-AUTO_NUMBERED = frozenset({"Invoice", "SalesReceipt", "CreditMemo"})
+AUTO_NUMBERED = frozenset({*_SALES, "Estimate"})
 FIRST_NUMBER = 1001
-_TYPE_LABEL = {"CreditMemo": "Credit Memo", "SalesReceipt": "Sales Receipt", "BillPayment": "Bill Payment"}
+_TYPE_LABEL = {"CreditMemo": "Credit Memo", "SalesReceipt": "Sales Receipt", "BillPayment": "Bill Payment",
+               "RefundReceipt": "Refund Receipt", "VendorCredit": "Vendor Credit", "PurchaseOrder": "Purchase Order",
+               "JournalEntry": "Journal Entry"}
 
 
 def _next_number(realm: RealmState, entity: str) -> str:

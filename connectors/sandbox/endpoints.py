@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from connectors.qbo.entities import ENTITIES
+from connectors.sandbox.catalogue import ENTITIES
 from connectors.sandbox.errors import QboError
 from connectors.sandbox.gateway import ApiRequest, ApiResponse, Endpoint
 from connectors.sandbox.jsonio import loads
@@ -25,7 +25,7 @@ __all__ = ["ENDPOINTS", "entity_of", "file_signature"]
 
 _BY_PATH: Mapping[str, str] = {spec.path: name for name, spec in ENTITIES.items()}
 _SINGLETONS = frozenset({"Preferences", "CompanyInfo"})
-PDF_ENTITIES = frozenset({"Invoice", "SalesReceipt", "CreditMemo"})
+PDF_ENTITIES = frozenset({"Invoice", "SalesReceipt", "CreditMemo", "Estimate", "RefundReceipt"})
 DOWNLOAD_TTL = timedelta(minutes=15)
 
 

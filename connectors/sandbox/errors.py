@@ -46,6 +46,7 @@ FAULTS: Mapping[str, FaultSpec] = {
         FaultSpec("6000", "A business validation error has occurred while processing your request"),
         FaultSpec("6140", "Duplicate Document Number Error"),
         FaultSpec("6240", "Duplicate Name Exists Error"),
+        FaultSpec("6540", "Deposited Transaction cannot be changed"),
         FaultSpec("10000", "An application error has occurred while processing your request", "SystemFault", 500),
     )
 }

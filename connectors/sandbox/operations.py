@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from connectors.qbo.entities import ENTITIES
 from connectors.sandbox import links
+from connectors.sandbox.catalogue import ENTITIES
 from connectors.sandbox.compute import LINKING_FORMS, compute
 from connectors.sandbox.docnumbers import apply_doc_number
 from connectors.sandbox.errors import QboError
@@ -27,7 +27,6 @@ from connectors.sandbox.timefmt import stamp, today
 __all__ = ["Change", "Operation", "WriteContext", "read", "render", "write"]
 
 Operation = Literal["create", "update", "delete", "void", "void-include"]
-_UNDELETABLE = frozenset({"Preferences", "CompanyInfo", "TaxCode", "TaxRate"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,7 @@ class WriteContext:
     now: datetime
     allow_duplicate_docnum: bool = False
     changes: list[Change] = field(default_factory=list)
+    seeding: bool = False  # test fixtures: entities QBO only reads (Budget) may be created
 
     @property
     def stamp(self) -> str:
@@ -85,7 +85,8 @@ def _defaults(ctx: WriteContext, entity: str, payload: dict[str, Any]) -> None:
     home = ctx.realm.preference("CurrencyPrefs", "HomeCurrency", {"value": "USD"})
     if spec.family == "transaction":
         payload.setdefault("TxnDate", today(ctx.now, ctx.realm.timezone))
-        payload.setdefault("CurrencyRef", dict(home))
+        if "CurrencyRef" in spec.fields:
+            payload.setdefault("CurrencyRef", dict(home))
     if spec.family == "name-list":
         payload.setdefault("Active", True)
         if entity in ("Customer", "Vendor"):
@@ -155,11 +156,25 @@ def _refresh(ctx: WriteContext, targets: set[tuple[str, str]]) -> None:
         ctx.record(txn_type, txn_id, "Update")
 
 
+def _with_sources(ctx: WriteContext, entity: str, body: dict[str, Any], payload: dict[str, Any],
+                  current: dict[str, Any]) -> None:
+    """The documents this one is made from (an invoice's estimate), named in its header ``LinkedTxn``."""
+    if entity not in links.CONVERSIONS:
+        return
+    own_id = current.get("Id")
+    if "LinkedTxn" in body or own_id is None:
+        payload["_from"] = links.sources_from(ctx.realm, entity, body, own_id)
+    elif current.get("_from"):
+        payload["_from"] = current["_from"]
+
+
 def _create(ctx: WriteContext, entity: str, body: dict[str, Any]) -> dict[str, Any]:
-    if not rules_for(entity).creatable:
+    rules = rules_for(entity)
+    if not (rules.creatable or (ctx.seeding and rules.seedable)):
         raise _unsupported("Create")
     payload = clean(ENTITIES[entity], body)
     _prepare(ctx, entity, payload, {}, None)
+    _with_sources(ctx, entity, body, payload, {})
     row_id = ctx.realm.next_id()
     row = {"Id": row_id, "SyncToken": "0", "domain": "QBO", "sparse": False,
            "MetaData": {"CreateTime": ctx.stamp, "LastUpdatedTime": ctx.stamp}, **payload}
@@ -194,9 +209,10 @@ def _writable_part(entity: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _update(ctx: WriteContext, entity: str, body: dict[str, Any]) -> dict[str, Any]:
-    if entity in ("TaxCode", "TaxRate"):
+    if not rules_for(entity).updatable:
         raise _unsupported("Update")
     current = _current(ctx, entity, body)
+    links.check_changeable(ctx.realm, entity, current["Id"])
     payload = clean(ENTITIES[entity], body)
     if body.get("sparse") is True or entity in ("Preferences", "CompanyInfo"):
         merged = _writable_part(entity, current)
@@ -210,7 +226,8 @@ def _update(ctx: WriteContext, entity: str, body: dict[str, Any]) -> dict[str, A
     before_targets = links.targets_of(current)
     if entity not in ("Preferences", "CompanyInfo"):
         _prepare(ctx, entity, payload, current, own_id)
-    private = {key: value for key, value in current.items() if key.startswith("_")}
+        _with_sources(ctx, entity, body, payload, current)
+    private = {key: value for key, value in current.items() if key.startswith("_") and key not in payload}
     row = {"Id": own_id, "SyncToken": str(int(current["SyncToken"]) + 1), "domain": "QBO", "sparse": False,
            "MetaData": {"CreateTime": current["MetaData"]["CreateTime"], "LastUpdatedTime": ctx.stamp},
            **payload, **private}
@@ -222,10 +239,11 @@ def _update(ctx: WriteContext, entity: str, body: dict[str, Any]) -> dict[str, A
 
 
 def _delete(ctx: WriteContext, entity: str, body: dict[str, Any]) -> dict[str, Any]:
-    if ENTITIES[entity].family == "name-list" or entity in _UNDELETABLE:
+    if ENTITIES[entity].family == "name-list" or not rules_for(entity).deletable:
         raise _unsupported("Delete")
     current = _current(ctx, entity, body)
     own_id = current["Id"]
+    links.check_changeable(ctx.realm, entity, own_id)
     if links.payers_of(ctx.realm, entity, own_id):
         raise QboError("6000", f"Business Validation Error: {entity} {own_id} has linked payments; "
                                "delete or unlink them first", "Id")
@@ -254,6 +272,7 @@ def _void(ctx: WriteContext, entity: str, body: dict[str, Any], style: str) -> d
         raise _unsupported("void")
     current = _current(ctx, entity, body)
     own_id = current["Id"]
+    links.check_changeable(ctx.realm, entity, own_id)
     if links.payers_of(ctx.realm, entity, own_id):
         raise QboError("6000", f"Business Validation Error: {entity} {own_id} has linked payments; "
                                "unlink them before voiding", "Id")

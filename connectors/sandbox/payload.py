@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.qbo.entities import ENTITIES, LINE_DETAIL_FIELDS, EntitySpec
+from connectors.qbo.entities import EntitySpec
+from connectors.sandbox.catalogue import ENTITIES, LINE_DETAIL_FIELDS
 from connectors.sandbox.errors import QboError
 
 __all__ = ["ENUMS", "LINE_FIELDS", "MAX_LENGTHS", "READ_ONLY", "check_enums", "check_lengths", "clean"]
@@ -23,7 +24,11 @@ _COMPUTED_TXN = frozenset({"TotalAmt", "HomeTotalAmt", "Balance", "HomeBalance",
 # Fields the server owns: accepted in a payload (clients echo what they read) and ignored.
 READ_ONLY: Mapping[str, frozenset[str]] = {
     "Invoice": _COMPUTED_TXN, "SalesReceipt": _COMPUTED_TXN, "CreditMemo": _COMPUTED_TXN,
-    "Bill": _COMPUTED_TXN, "Purchase": _COMPUTED_TXN,
+    "Bill": _COMPUTED_TXN, "Purchase": _COMPUTED_TXN, "Estimate": _COMPUTED_TXN, "RefundReceipt": _COMPUTED_TXN,
+    "VendorCredit": _COMPUTED_TXN, "PurchaseOrder": _COMPUTED_TXN,
+    "JournalEntry": frozenset({"TotalAmt", "HomeTotalAmt", "LinkedTxn"}),
+    "Deposit": frozenset({"TotalAmt", "HomeTotalAmt", "LinkedTxn"}),
+    "Employee": frozenset({"FullyQualifiedName"}),
     "Payment": frozenset({"UnappliedAmt", "HomeTotalAmt", "LinkedTxn", "TxnTaxDetail"}),
     "BillPayment": frozenset({"HomeTotalAmt", "LinkedTxn", "TxnTaxDetail"}),
     "Customer": frozenset({"Balance", "BalanceWithJobs", "FullyQualifiedName", "Level"}),
@@ -59,6 +64,12 @@ ENUMS: Mapping[tuple[str, str], frozenset[str]] = {
     ("*", "GlobalTaxCalculation"): frozenset({"TaxExcluded", "TaxInclusive", "NotApplicable"}),
     ("*", "PrintStatus"): frozenset({"NotSet", "NeedToPrint", "PrintComplete"}),
     ("*", "EmailStatus"): frozenset({"NotSet", "NeedToSend", "EmailSent"}),
+    ("Estimate", "TxnStatus"): frozenset({"Pending", "Accepted", "Closed", "Rejected"}),
+    ("PurchaseOrder", "POStatus"): frozenset({"Open", "Closed"}),
+    ("TimeActivity", "NameOf"): frozenset({"Employee", "Vendor"}),
+    ("*", "BillableStatus"): frozenset({"Billable", "NotBillable", "HasBeenBilled"}),
+    ("Budget", "BudgetType"): frozenset({"ProfitAndLoss", "BalanceSheet"}),
+    ("Budget", "BudgetEntryType"): frozenset({"Monthly", "Quarterly", "Annually"}),
 }
 
 

@@ -27,7 +27,9 @@ REF_TARGETS: Mapping[str, tuple[str, ...]] = {
     "IncomeAccountRef": _ACCOUNT, "ExpenseAccountRef": _ACCOUNT, "AssetAccountRef": _ACCOUNT,
     "DiscountAccountRef": _ACCOUNT, "BankAccountRef": _ACCOUNT, "CCAccountRef": _ACCOUNT,
     "ItemAccountRef": _ACCOUNT,
-    "EntityRef": ("Vendor", "Customer"),
+    "FromAccountRef": _ACCOUNT, "ToAccountRef": _ACCOUNT,
+    "EmployeeRef": ("Employee",),
+    "EntityRef": ("Vendor", "Customer", "Employee"),
 }
 _SKIP = frozenset({"MetaData", "LinkedTxn", "TxnTaxDetail", "AttachableRef", "CurrencyRef"})
 _INACTIVE = ("Object Not Found : Something you're trying to use has been made inactive. "

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.qbo.entities import ENTITIES
+from connectors.sandbox.catalogue import ENTITIES
 from connectors.sandbox.errors import QboError
 from connectors.sandbox.store import RealmState
 from connectors.sandbox.timefmt import add_days
@@ -128,6 +128,24 @@ def _purchase(realm: RealmState, payload: dict[str, Any]) -> None:
                                f"{wanted} account in AccountRef", "AccountRef")
 
 
+def _time_activity(realm: RealmState, payload: dict[str, Any]) -> None:
+    """Whose time (an Employee or a Vendor, with its reference) and how long (Hours/Minutes or Start/EndTime)."""
+    ref = {"Employee": "EmployeeRef", "Vendor": "VendorRef"}.get(str(payload.get("NameOf")))
+    if ref is None:
+        raise QboError("2170", f"Invalid Enumeration : {payload.get('NameOf')}", "NameOf")
+    if not payload.get(ref):
+        raise _missing(ref)
+    timed = payload.get("StartTime") and payload.get("EndTime")
+    if not timed and payload.get("Hours") is None and payload.get("Minutes") is None:
+        raise _missing("Hours")
+
+
+def _employee_name(realm: RealmState, payload: dict[str, Any]) -> None:
+    if not (payload.get("GivenName") or payload.get("FamilyName") or payload.get("DisplayName")):
+        raise _missing("GivenName")
+    _person_name(realm, payload)
+
+
 def _attachable(realm: RealmState, payload: dict[str, Any]) -> None:
     if not payload.get("FileName") and not payload.get("Note"):
         raise _missing("Note")
@@ -160,20 +178,25 @@ class EntityRules:
     name_field: str = "Name"
     creatable: bool = True
     void: str | None = None  # "operation" (?operation=void), "include" (update&include=void) or "fault"
+    updatable: bool = True
+    deletable: bool = True  # name lists are never deletable, whatever this says
+    seedable: bool = False  # not creatable through the API, but test fixtures may create it
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 _NAMED = ("Name",)
+_PEOPLE = ("Customer", "Vendor", "Employee")  # one DisplayName space
 RULES: Mapping[str, EntityRules] = {
     "Account": EntityRules((_require(*_NAMED), _account), ("Account",)),
     "Class": EntityRules((_require(*_NAMED), lambda r, p: _qualified(r, p, "Class")), ("Class",)),
     "Department": EntityRules((_require(*_NAMED), lambda r, p: _qualified(r, p, "Department")), ("Department",)),
-    "TaxCode": EntityRules(creatable=False),
-    "TaxRate": EntityRules(creatable=False),
+    "TaxCode": EntityRules(creatable=False, updatable=False),
+    "TaxRate": EntityRules(creatable=False, updatable=False),
     "Term": EntityRules((_require(*_NAMED), _term), ("Term",)),
     "PaymentMethod": EntityRules((_require(*_NAMED), _payment_method), ("PaymentMethod",)),
-    "Customer": EntityRules((_one_of(*_NAME_PARTS), _person_name), ("Customer", "Vendor"), "DisplayName"),
-    "Vendor": EntityRules((_one_of(*_NAME_PARTS), _person_name), ("Customer", "Vendor"), "DisplayName"),
+    "Customer": EntityRules((_one_of(*_NAME_PARTS), _person_name), _PEOPLE, "DisplayName"),
+    "Vendor": EntityRules((_one_of(*_NAME_PARTS), _person_name), _PEOPLE, "DisplayName"),
+    "Employee": EntityRules((_employee_name,), _PEOPLE, "DisplayName"),
     "Item": EntityRules((_require("Name", "Type"), _item), ("Item",)),
     "Invoice": EntityRules((_require("CustomerRef", "Line"), _global_tax, _customer_defaults, _due_date),
                            void="operation"),
@@ -185,8 +208,19 @@ RULES: Mapping[str, EntityRules] = {
                                void="include"),
     "Purchase": EntityRules((_require("PaymentType", "AccountRef", "Line"), _global_tax, _purchase)),
     "Attachable": EntityRules((_attachable,)),
-    "Preferences": EntityRules(creatable=False),
-    "CompanyInfo": EntityRules(creatable=False),
+    "Estimate": EntityRules((_require("CustomerRef", "Line"), _global_tax, _customer_defaults)),
+    "RefundReceipt": EntityRules((_require("Line", "DepositToAccountRef"), _global_tax, _customer_defaults)),
+    "VendorCredit": EntityRules((_require("VendorRef", "Line"), _global_tax)),
+    "PurchaseOrder": EntityRules((_require("VendorRef", "Line"), _global_tax, _due_date)),
+    "JournalEntry": EntityRules((_require("Line"),)),
+    "Deposit": EntityRules((_require("DepositToAccountRef", "Line"),)),
+    "Transfer": EntityRules((_require("FromAccountRef", "ToAccountRef", "Amount"),)),
+    "TimeActivity": EntityRules((_require("NameOf"), _time_activity)),
+    "Budget": EntityRules(creatable=False, updatable=False, deletable=False, seedable=True),
+    "TaxAgency": EntityRules((_require("DisplayName"),), ("TaxAgency",), "DisplayName", updatable=False,
+                             deletable=False),
+    "Preferences": EntityRules(creatable=False, deletable=False),
+    "CompanyInfo": EntityRules(creatable=False, deletable=False),
 }
 
 

@@ -114,10 +114,11 @@ class Sandbox:
                 listener(list(changes))
 
     def write(self, realm_id: str, entity: str, body: Mapping[str, Any], operation: Operation | None = None,
-              *, allow_duplicate_docnum: bool = False) -> dict[str, Any]:
-        """Create/update/delete/void one entity with QBO's rules; raises :class:`QboError` on a fault."""
+              *, allow_duplicate_docnum: bool = False, seeding: bool = False) -> dict[str, Any]:
+        """Create/update/delete/void one entity with QBO's rules; raises :class:`QboError` on a fault.
+        ``seeding`` (fixtures) also creates entities the API only reads, such as Budget."""
         with self.store.lock:
-            ctx = WriteContext(self.realm(realm_id), self.now(), allow_duplicate_docnum)
+            ctx = WriteContext(self.realm(realm_id), self.now(), allow_duplicate_docnum, seeding=seeding)
             result = operations.write(ctx, entity, dict(body), operation)
             self._commit(realm_id, ctx.changes)
             return result
@@ -157,7 +158,7 @@ class Sandbox:
         key = realm_id or self.default_realm_id
         created: dict[str, list[dict[str, Any]]] = {}
         for entity, rows in fixtures.items():
-            created[entity] = [self.write(key, entity, row, "create", allow_duplicate_docnum=True)
+            created[entity] = [self.write(key, entity, row, "create", allow_duplicate_docnum=True, seeding=True)
                                for row in rows]
         return created
 

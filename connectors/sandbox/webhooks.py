@@ -29,7 +29,8 @@ __all__ = ["Delivery", "Sender", "WebhookDispatcher", "cloudevents_body", "legac
 
 NOTIFIED = frozenset({"Account", "Bill", "BillPayment", "Class", "CreditMemo", "Customer", "Department",
                       "Invoice", "Item", "Payment", "PaymentMethod", "Purchase", "SalesReceipt", "Term",
-                      "Vendor", "Preferences"})
+                      "Vendor", "Preferences", "Deposit", "Employee", "Estimate", "JournalEntry", "PurchaseOrder",
+                      "RefundReceipt", "TimeActivity", "Transfer", "VendorCredit", "Budget", "TaxAgency"})
 _VERBS: Mapping[str, str] = {"Create": "created", "Update": "updated", "Delete": "deleted", "Void": "voided"}
 
 Sender = Callable[[str, bytes, Mapping[str, str]], int]

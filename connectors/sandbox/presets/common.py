@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["account", "name_row", "ref", "tax_code", "tax_rate"]
+__all__ = ["TAX_AGENCY_ID", "account", "budget", "employee", "name_row", "ref", "tax_agency", "tax_code", "tax_rate"]
+
+TAX_AGENCY_ID = 20  # the preset company's one tax agency, named by every tax rate's AgencyRef
 
 
 def ref(value: str | int, name: str | None = None) -> dict[str, str]:
@@ -31,7 +33,27 @@ def name_row(id_: int, display: str, **extra: Any) -> dict[str, Any]:
             "Balance": 0, **extra}
 
 
-def tax_rate(id_: int, name: str, rate: str, agency: str = "1", **extra: Any) -> dict[str, Any]:
+def tax_agency(name: str, registration: str) -> dict[str, Any]:
+    return {"Id": str(TAX_AGENCY_ID), "DisplayName": name, "TaxRegistrationNumber": registration,
+            "TaxTrackedOnSales": True, "TaxTrackedOnPurchases": True}
+
+
+def employee(id_: int, given: str, family: str, **extra: Any) -> dict[str, Any]:
+    display = f"{given} {family}"
+    return {"Id": str(id_), "GivenName": given, "FamilyName": family, "DisplayName": display,
+            "PrintOnCheckName": display, "FullyQualifiedName": display, "Active": True, "BillableTime": False,
+            **extra}
+
+
+def budget(id_: int, name: str, year: int, monthly: tuple[tuple[int, str], ...]) -> dict[str, Any]:
+    """A yearly profit-and-loss budget: the same amount every month for each (account id, amount)."""
+    details = [{"BudgetDate": f"{year}-{month:02d}-01", "Amount": Decimal(amount), "AccountRef": ref(account_id)}
+               for account_id, amount in monthly for month in range(1, 13)]
+    return {"Id": str(id_), "Name": name, "StartDate": f"{year}-01-01", "EndDate": f"{year}-12-31",
+            "BudgetType": "ProfitAndLoss", "BudgetEntryType": "Monthly", "Active": True, "BudgetDetail": details}
+
+
+def tax_rate(id_: int, name: str, rate: str, agency: str = str(TAX_AGENCY_ID), **extra: Any) -> dict[str, Any]:
     return {"Id": str(id_), "Name": name, "Description": name, "RateValue": Decimal(rate),
             "AgencyRef": {"value": agency}, "SpecialTaxType": "NONE", "DisplayType": "ReadOnly",
             "Active": True, **extra}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from connectors.sandbox.presets import Preset
-from connectors.sandbox.presets.common import account, name_row, ref, tax_code, tax_rate
+from connectors.sandbox.presets.common import account, budget, employee, name_row, ref, tax_agency, tax_code, tax_rate
 
 __all__ = ["FR"]
 
@@ -75,6 +75,9 @@ FR = Preset(
         "Account": ACCOUNTS,
         "TaxRate": TAX_RATES,
         "TaxCode": TAX_CODES,
+        "TaxAgency": (tax_agency("Direction générale des Finances publiques", "FR40123456789"),),
+        "Employee": (employee(65, "Camille", "Durand", EmployeeNumber="S-1"),),
+        "Budget": (budget(19, "Budget 2025", 2025, ((15, "12000"), (11, "2500"))),),
         "Class": ({"Id": "41", "Name": "Conseil", "FullyQualifiedName": "Conseil", "SubClass": False, "Active": True},
                   {"Id": "42", "Name": "Formation", "FullyQualifiedName": "Formation", "SubClass": False,
                    "Active": True}),

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.sandbox.presets import Preset
-from connectors.sandbox.presets.common import account, name_row, ref, tax_code, tax_rate
+from connectors.sandbox.presets.common import account, budget, employee, name_row, ref, tax_agency, tax_code, tax_rate
 
 __all__ = ["US", "empty"]
 
@@ -79,8 +79,11 @@ US = Preset(
             account(15, "Legal & Professional Fees", "Expense", "LegalProfessionalFees"),
             account(16, "Opening Balance Equity", "Equity", "OpeningBalanceEquity", classification="Equity"),
         ),
-        "TaxRate": (tax_rate(21, "California", "7.25", "1"), tax_rate(22, "San Francisco County", "1.375", "1"),
-                    tax_rate(23, "Los Angeles County", "2.25", "1")),
+        "TaxRate": (tax_rate(21, "California", "7.25"), tax_rate(22, "San Francisco County", "1.375"),
+                    tax_rate(23, "Los Angeles County", "2.25")),
+        "TaxAgency": (tax_agency("California Department of Tax and Fee Administration", "SR-KH-100-000001"),),
+        "Employee": (employee(65, "Jordan", "Smith", EmployeeNumber="E-1"),),
+        "Budget": (budget(19, "Budget 2025", 2025, ((8, "5000"), (12, "1500"))),),
         "TaxCode": (*_PSEUDO_CODES, tax_code(31, "San Francisco", (21, 22), ()),
                     tax_code(32, "Los Angeles", (21, 23), ())),
         "Class": ({"Id": "41", "Name": "Retail", "FullyQualifiedName": "Retail", "SubClass": False, "Active": True},
