@@ -8,7 +8,7 @@ from typing import Any
 
 
 def sales_line(qty: int = 2, price: int = 100, item: str = "60", code: str = "31") -> dict[str, Any]:
-    return {"DetailType": "SalesItemLineDetail", "Description": "Conseil",
+    return {"DetailType": "SalesItemLineDetail", "Description": "Conseil", "Amount": qty * price,
             "SalesItemLineDetail": {"ItemRef": {"value": item}, "Qty": qty, "UnitPrice": price,
                                     "TaxCodeRef": {"value": code}}}
 
