@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
-
 from connectors.sandbox.config import WebhookTarget
 from connectors.sandbox.operations import Change
 
@@ -83,6 +81,8 @@ class Delivery:
 
 
 def _http_sender(url: str, body: bytes, headers: Mapping[str, str]) -> int:
+    import httpx  # imported on the first notification, not at start-up
+
     return httpx.post(url, content=body, headers=dict(headers), timeout=3.0).status_code
 
 
@@ -168,6 +168,8 @@ class WebhookDispatcher:
             return None
 
     def _run(self) -> None:
+        import httpx  # the delivery thread starts with the first notification
+
         while (job := self._next_job()) is not None:
             status: int | None
             try:
