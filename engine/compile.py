@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Any
 
+from engine.bounds import charge
 from engine.context import OMIT, EvalContext, PendingCreate, TraceEntry
 from engine.errors import PasserelleError, RuleError
 from engine.expressions import CompiledExpr, ExprEnv, Skip, compile_expr
@@ -256,6 +257,8 @@ def _c_each(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
             raise EvalFailure(f"`each` needs a list, got {type(items).__name__}")
         if isinstance(items, Mapping):
             raise EvalFailure("`each` needs a list, got a mapping")
+        if hasattr(items, "__len__"):
+            charge(len(items))
         local = dict(scope)
         prefix = scope.get("__tpath")
         out = []

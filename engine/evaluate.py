@@ -2,7 +2,8 @@
 
 Given the same record, settings, reference data and ledger, the result is always the same; nothing
 is written. Records a payload needs that do not exist yet come back as ``creates``; a record the
-pack skips comes back with its reason; a failing expression comes back as a located error.
+pack skips comes back with its reason; a failing expression, or one that exhausts the record's work
+budget (``engine.bounds``), comes back as a located error.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.bounds import end_record, start_record
 from engine.compile import CompiledFlow
 from engine.context import (
     EvalContext,
@@ -62,7 +64,18 @@ def evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[st
              refs: ReferenceData | None = None, ledger: Ledger | None = None, now: str = "",
              state: str | None = None, trace: bool = False, manual: bool = False,
              duplicate_of: str | None = None) -> Evaluation:
-    """Map one record through a compiled flow."""
+    """Map one record through a compiled flow, within one record's work budget."""
+    start_record()
+    try:
+        return _evaluate(flow, record, settings, refs=refs, ledger=ledger, now=now, state=state, trace=trace,
+                         manual=manual, duplicate_of=duplicate_of)
+    finally:
+        end_record()
+
+
+def _evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[str, Any], *,
+              refs: ReferenceData | None, ledger: Ledger | None, now: str, state: str | None, trace: bool,
+              manual: bool, duplicate_of: str | None) -> Evaluation:
     ctx = EvalContext(refs or PlaceholderReferenceData(), ledger or NoLedger(), [] if trace else None)
     scope: dict[str, Any] = {"record": record, "settings": settings, "vars": {}, "now": now, "state": state,
                              "manual": manual, "duplicate_of": duplicate_of, "__ctx": ctx}

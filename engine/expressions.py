@@ -4,7 +4,9 @@ The checked tree is compiled into a real Python function, so a mapping runs with
 of hand-written code. Safety does not depend on Python's own sandboxing: only whitelisted node
 types survive the check; names must be declared variables; calls must name registry functions;
 ``a.b`` and ``a[b]`` become data reads (no attribute of any Python object is ever reachable);
-``*`` and ``**`` go through bounded helpers; comprehensions take one generator and do not nest.
+``+``, ``*``, ``**``, ``%`` and ``in`` go through helpers that measure a result before building it
+and charge the record's work budget (``engine.bounds``); comprehensions take one generator, do not
+nest, and are charged for every item. Text length and nesting depth are bounded before parsing.
 Semantics follow simpleeval's (a test checks both agree), with float literals read as Decimal.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, DivisionByZero, InvalidOperation
@@ -20,8 +23,22 @@ from typing import Any
 
 import simpleeval
 
+from engine.bounds import (
+    MAX_DECIMAL_EXPONENT,
+    MAX_DEPTH,
+    MAX_DIGITS,
+    MAX_EXPRESSION,
+    MAX_FORMAT_WIDTH,
+    MAX_POWER,
+    MAX_STRING,
+    EvalFailure,
+    charge,
+    end_record,
+    size_of,
+    start_record,
+)
 from engine.errors import RuleError
-from engine.functions import FUNCTIONS, MAX_POWER, MAX_STRING, EvalFailure, to_decimal
+from engine.functions import FUNCTIONS, to_decimal
 from engine.model import Src
 from engine.validate import did_you_mean
 
@@ -89,19 +106,81 @@ def _slice(obj: Any, lower: Any, upper: Any, step: Any) -> Any:
     return obj[lower:upper:step]
 
 
+_MAX_BITS = int(MAX_DIGITS * 3.33)  # a whole number of MAX_DIGITS decimal digits, in bits (rounded down)
+_SEQUENCES = (str, list, tuple)
+
+
 def _mul(a: Any, b: Any) -> Any:
     if type(a) is Decimal and type(b) is Decimal:  # fast path: numbers cannot repeat anything
         return a * b
     for seq, n in ((a, b), (b, a)):
-        if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_STRING:
-            raise EvalFailure(f"repetition would build more than {MAX_STRING} items")
+        if isinstance(seq, _SEQUENCES) and isinstance(n, int):
+            size = size_of(seq) * max(n, 0)
+            if size > MAX_STRING:
+                raise EvalFailure(f"repetition would build more than {MAX_STRING} items")
+            charge(size)
+            return a * b
+    if type(a) is int and type(b) is int and a.bit_length() + b.bit_length() > _MAX_BITS:
+        raise EvalFailure(f"product would have more than {MAX_DIGITS} digits")
     return a * b
 
 
+def _add(a: Any, b: Any) -> Any:
+    kind = type(a)
+    if kind is Decimal or kind is int:  # fast path: numbers
+        return a + b
+    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
+        size = len(a) + len(b)  # new references only: items already built were measured when they were
+        if size > MAX_STRING:
+            raise EvalFailure(f"concatenation would build more than {MAX_STRING} items")
+        charge(size)
+    return a + b
+
+
 def _pow(a: Any, b: Any) -> Any:
-    if isinstance(b, (int, Decimal)) and abs(b) > MAX_POWER:  # type: ignore[operator]
-        raise EvalFailure(f"exponent {b} is larger than {MAX_POWER}")
+    if isinstance(b, (int, Decimal)) and not isinstance(b, bool):
+        exponent: int | Decimal = b
+        if not -MAX_POWER <= exponent <= MAX_POWER:
+            raise EvalFailure(f"exponent {b} is larger than {MAX_POWER}")
+        if type(a) is int and a.bit_length() * exponent > _MAX_BITS:
+            raise EvalFailure(f"power would have more than {MAX_DIGITS} digits")
+        if isinstance(a, Decimal) and a and not -MAX_DECIMAL_EXPONENT <= (a.adjusted() + 1) * exponent \
+                <= MAX_DECIMAL_EXPONENT:
+            raise EvalFailure(f"power would be out of range (at most 10**{MAX_DECIMAL_EXPONENT})")
     return a**b
+
+
+# A `%` conversion: flags, width, precision, length modifier and type (printf-style, as Python reads it).
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.)", re.S)
+
+
+def _mod(a: Any, b: Any) -> Any:
+    """``a % b``; on text, printf-style formatting whose widths are checked before anything is padded."""
+    if isinstance(a, str):
+        for width, precision, _ in _CONVERSION.findall(a):
+            for number in (width, precision):
+                if number == "*":
+                    raise EvalFailure("`*` widths are not allowed in % formatting")
+                if number and int(number) > MAX_FORMAT_WIDTH:
+                    raise EvalFailure(f"% formatting width {number} is larger than {MAX_FORMAT_WIDTH}")
+        args = b if isinstance(b, tuple) else (b,)
+        if len(a) + sum(size_of(x) if isinstance(x, (str, list, tuple, dict)) else 1 for x in args) > MAX_STRING:
+            raise EvalFailure(f"% formatting would build more than {MAX_STRING} characters")
+    return a % b
+
+
+def _in(item: Any, container: Any) -> bool:
+    """``item in container``, charged for the walk (membership in a list inside a loop is quadratic)."""
+    if isinstance(container, (list, tuple, str)):
+        charge(len(container))
+    return item in container
+
+
+def _iter(values: Any) -> Any:
+    """A comprehension's iterable, charged one unit per item."""
+    if isinstance(values, (list, tuple, str, dict)) or hasattr(values, "__len__"):
+        charge(len(values))
+    return values
 
 
 def _div(a: Any, b: Any) -> Any:
@@ -111,7 +190,8 @@ def _div(a: Any, b: Any) -> Any:
         raise EvalFailure("division by zero") from None
 
 
-_HELPERS: Mapping[str, Any] = {"_get": read_field, "_slice": _slice, "_mul": _mul, "_pow": _pow, "_div": _div}
+_HELPERS: Mapping[str, Any] = {"_get": read_field, "_slice": _slice, "_mul": _mul, "_pow": _pow, "_div": _div,
+                               "_add": _add, "_mod": _mod, "_in": _in, "_iter": _iter}
 _BASE_GLOBALS: Mapping[str, Any] = {
     "__builtins__": {}, **_HELPERS, "_type": type, "_mappings": frozenset({dict, MappingProxyType}),
     **{f"_f_{name}": spec.fn for name, spec in FUNCTIONS.items()},
@@ -214,7 +294,7 @@ class _Checker(ast.NodeTransformer):
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         left, right = self.visit(node.left), self.visit(node.right)
-        helper = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Div: "_div"}.get(type(node.op))
+        helper = _BINOP_HELPERS.get(type(node.op))
         if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) \
                 and isinstance(node.right.value, int) and abs(node.right.value) > MAX_POWER:
             self.fail(node, "E405", f"exponent {node.right.value} is larger than {MAX_POWER}")
@@ -225,6 +305,20 @@ class _Checker(ast.NodeTransformer):
             return ast.copy_location(ast.Call(ast.Name(helper, ast.Load()), [left, right], []), node)
         node.left, node.right = left, right
         return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        memberships = [op for op in node.ops if isinstance(op, (ast.In, ast.NotIn))]
+        if memberships and len(node.ops) > 1:
+            self.fail(node, "E403", "`in` cannot be chained with another comparison", "join the tests with `and`")
+            return node
+        node.left = self.visit(node.left)
+        node.comparators = [self.visit(c) for c in node.comparators]
+        if not memberships:
+            return node
+        test: ast.expr = ast.Call(ast.Name("_in", ast.Load()), [node.left, node.comparators[0]], [])
+        if isinstance(node.ops[0], ast.NotIn):
+            test = ast.UnaryOp(ast.Not(), test)
+        return ast.copy_location(test, node)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         if isinstance(node.func, ast.Lambda):
@@ -279,7 +373,7 @@ class _Checker(ast.NodeTransformer):
             return node
         self.in_iterable = True
         try:
-            gen.iter = self.visit(gen.iter)
+            gen.iter = ast.Call(ast.Name("_iter", ast.Load()), [self.visit(gen.iter)], [])
         finally:
             self.in_iterable = False
         self.local.append({gen.target.id})
@@ -299,15 +393,38 @@ class _Checker(ast.NodeTransformer):
         return self._comprehension(node)
 
 
+_BINOP_HELPERS: Mapping[type, str] = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Div: "_div", ast.Add: "_add",
+                                       ast.Mod: "_mod"}
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply ``tree`` nests, measured without recursion (so a deep tree cannot overflow the stack)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _parse(src: Src) -> ast.expr | RuleError:
     text = src.text.strip()
     if not text:
         return RuleError("E404", "empty expression", src.loc, src.path)
+    if len(text) > MAX_EXPRESSION:
+        return RuleError("E405", f"expression is {len(text)} characters long, over the {MAX_EXPRESSION}-character "
+                         f"limit: {text[:60]!r}...", src.loc, src.path, hint="split it into vars")
     try:
         parsed = simpleeval.SimpleEval().parse(text)
     except SyntaxError as exc:
         where = f" at character {exc.offset}" if exc.offset else ""
         return RuleError("E404", f"expression syntax error{where}: {exc.msg} in {src.text!r}", src.loc, src.path)
+    except (RecursionError, MemoryError):
+        parsed = None
+    # Checked with ast's own nodes, before any recursive walk: each expression node is about two levels.
+    if parsed is None or _depth(parsed) > 2 * MAX_DEPTH:
+        return RuleError("E405", f"expression nests deeper than {MAX_DEPTH} levels: {text[:60]!r}", src.loc, src.path,
+                         hint="split it into vars")
     if isinstance(parsed, ast.Expr):
         return parsed.value
     return RuleError("E404", f"expected an expression, got a statement: {src.text!r}", src.loc, src.path)
@@ -347,15 +464,26 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
                             tuple(dict.fromkeys(checker.tables)))
     if not used and not checker.tables:
         # A constant expression is evaluated now, so `9**9**9` or `'a' * 10**9` fails at compile time.
+        start_record()
         try:
             compiled({})
-        except EvalFailure as exc:
-            return [RuleError("E405", f"{exc} in expression {src.text!r}", src.loc, src.path)]
-        except Exception:
-            pass
+        except (EvalFailure, MemoryError, RecursionError) as exc:
+            return [RuleError("E405", f"{_describe(exc)} in expression {src.text!r}", src.loc, src.path)]
+        except EVAL_ERRORS:
+            pass  # e.g. `'a' + 1`: the same error comes back, located, for every record that evaluates it
+        finally:
+            end_record()
     return compiled
 
 
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, EvalFailure):
+        return str(exc)
+    return "out of memory" if isinstance(exc, MemoryError) else "nesting too deep"
+
+
+# What evaluating an expression may raise; each becomes a located record error, never a traceback.
 EVAL_ERRORS: tuple[type[BaseException], ...] = (
     EvalFailure, TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError, RecursionError,
+    MemoryError,
 )

@@ -12,18 +12,18 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from engine.bounds import (
+    MAX_DECIMAL_EXPONENT,
+    MAX_DIGITS,
+    MAX_POWER,
+    MAX_STRING,
+    EvalFailure,
+    charge,
+    check_size,
+    size_of,
+)
+
 __all__ = ["FUNCTIONS", "MAX_POWER", "MAX_STRING", "EvalFailure", "FunctionSpec", "to_decimal"]
-
-MAX_STRING = 100_000  # longest string or list an expression or template may build
-MAX_POWER = 100  # largest exponent of `**`
-
-
-class EvalFailure(Exception):
-    """A runtime problem in an expression (bad type, missing value); the evaluator adds the location."""
-
-    def __init__(self, message: str, loc: object = None) -> None:
-        super().__init__(message)
-        self.loc = loc  # the rule's Loc when the raiser knows it better than the traceback does
 
 
 @dataclass(frozen=True)
@@ -41,23 +41,41 @@ def to_decimal(value: Any) -> Decimal:
         return value  # type: ignore[no-any-return]
     if kind is str:  # the common case: amounts arrive as JSON strings; Decimal() ignores surrounding spaces
         try:
-            return Decimal(value)
+            number = Decimal(value)
         except InvalidOperation:
-            raise EvalFailure(f"{value!r} is not a number") from None
+            raise EvalFailure(f"{value[:40]!r} is not a number") from None
+        if -MAX_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
+            return number
+        return _magnitude(number)
     if isinstance(value, Decimal):
         return value
     if isinstance(value, bool) or value is None:
         raise EvalFailure(f"expected a number, got {value!r}")
+    if isinstance(value, int):
+        return Decimal(value)  # a whole number has at most MAX_DIGITS digits: Python refuses more from text
+    text = str(value).strip()
     try:
-        return Decimal(str(value).strip()) if not isinstance(value, int) else Decimal(value)
+        return _magnitude(Decimal(text))
     except InvalidOperation:
-        raise EvalFailure(f"{value!r} is not a number") from None
+        raise EvalFailure(f"{text[:40]!r} is not a number") from None
+
+
+def _magnitude(number: Decimal) -> Decimal:
+    """A decimal from data, refused when printing or rounding it would take unbounded room (``1e3000000000``)."""
+    if -MAX_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
+        return number
+    raise EvalFailure(f"number {str(number)[:40]} is out of range (at most 10**{MAX_DECIMAL_EXPONENT})")
 
 
 def _bounded(value: Any) -> Any:
-    if isinstance(value, (str, list, tuple)) and len(value) > MAX_STRING:
-        raise EvalFailure(f"result is longer than {MAX_STRING} items")
-    return value
+    return check_size(value)
+
+
+def _charged(values: Any) -> Any:
+    """``values`` after charging the budget for walking it (a list function inside a loop is quadratic)."""
+    if isinstance(values, (list, tuple, str, dict)):
+        charge(len(values))
+    return values
 
 
 def round_money(value: Any, places: int = 2) -> Decimal:
@@ -84,10 +102,18 @@ def date(value: Any) -> str | None:
     return None if value in (None, "") else _date(value).isoformat()
 
 
+_MAX_DAYS = (dt.date.max - dt.date.min).days
+
+
 def add_days(value: Any, days: Any) -> str:
     if not isinstance(days, (int, Decimal)) or isinstance(days, bool):
         raise EvalFailure(f"days must be a whole number, got {days!r}")
-    return (_date(value) + dt.timedelta(days=int(days))).isoformat()
+    if not -_MAX_DAYS <= days <= _MAX_DAYS:
+        raise EvalFailure(f"{days} days is out of the range of dates")
+    try:
+        return (_date(value) + dt.timedelta(days=int(days))).isoformat()
+    except OverflowError:
+        raise EvalFailure(f"adding {days} days leaves the range of dates (years 1 to 9999)") from None
 
 
 def days_between(start: Any, end: Any) -> int:
@@ -101,7 +127,7 @@ def coalesce(*values: Any) -> Any:
 
 def _sum(values: Iterable[Any]) -> Decimal | int:
     total: Decimal | int = 0
-    for v in values:
+    for v in _charged(values):
         total = total + (to_decimal(v) if not isinstance(v, (int, Decimal)) or isinstance(v, bool) else v)
     return total
 
@@ -123,14 +149,26 @@ def _get(mapping: Any, key: Any, default: Any = None) -> Any:
 
 
 def _int(value: Any) -> int:
+    number = to_decimal(value)
+    if number.is_finite() and number.adjusted() >= MAX_DIGITS:
+        raise EvalFailure(f"{str(number)[:40]} has more than {MAX_DIGITS} digits")
     try:
-        return int(to_decimal(value))
+        return int(number)
     except (ValueError, ArithmeticError):
-        raise EvalFailure(f"{value!r} is not a whole number") from None
+        raise EvalFailure(f"{str(value)[:40]!r} is not a whole number") from None
 
 
 def _str(value: Any) -> str:
-    return "" if value is None else _bounded(str(value))
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, Mapping)):  # a container's text is as long as what it holds
+        if size_of(dict(value) if isinstance(value, Mapping) else value) > MAX_STRING:
+            raise EvalFailure(f"str() would build more than {MAX_STRING} characters")
+        return _bounded(str(value))  # type: ignore[no-any-return]
+    try:
+        return str(value)  # text is itself; a number's text is short (its magnitude is bounded)
+    except ValueError:  # an int over Python's own digit limit
+        raise EvalFailure(f"str() of a number with more than {MAX_DIGITS} digits") from None
 
 
 def _bool(value: Any) -> bool:
@@ -144,14 +182,14 @@ def _first(values: Any) -> Any:
 
 
 def _last(values: Any) -> Any:
-    items = list(values or ())
+    items = list(_charged(values) or ())
     return items[-1] if items else None
 
 
 def _sum_by(items: Any, key: Any, value: Any) -> list[dict[str, Any]]:
     """Totals of ``value`` per distinct ``key`` (fields of each item), in order of first appearance."""
     totals: dict[Any, Any] = {}
-    for item in items or ():
+    for item in _charged(items) or ():
         if not isinstance(item, Mapping):
             raise EvalFailure(f"sum_by() needs a list of mappings, got {type(item).__name__}")
         group = item.get(key)
@@ -165,6 +203,36 @@ def _len(value: Any) -> int:
     return 0 if value is None else len(value)
 
 
+def _over_list(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A builtin over one list argument (min, max, any, all), charged for the walk."""
+    def wrapper(*args: Any) -> Any:
+        return fn(*(_charged(a) for a in args))
+
+    return wrapper
+
+
+def _join(sep: Any, items: Any) -> str:
+    """``sep`` between the items as text; the result's length is known before it is built."""
+    parts = [str(i) for i in _charged(items)]
+    length = sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0)
+    if length > MAX_STRING:
+        raise EvalFailure(f"join() would build more than {MAX_STRING} characters")
+    return sep.join(parts)  # type: ignore[no-any-return]
+
+
+def replace_text(text: str, old: str, new: str, count: int = -1) -> str:
+    """``text`` with ``old`` replaced by ``new``; the result's length is known before it is built."""
+    if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
+        raise TypeError("replace() needs text")
+    limit = int(count)
+    hits = (len(text) + 1 if not old else text.count(old))
+    hits = hits if limit < 0 else min(hits, limit)
+    if len(text) + hits * (len(new) - len(old)) > MAX_STRING:
+        raise EvalFailure(f"replace would build more than {MAX_STRING} characters")
+    charge(len(text))
+    return text.replace(old, new, limit)
+
+
 _SPECS: tuple[FunctionSpec, ...] = (
     FunctionSpec("round_money", round_money, 1, 2, "round_money(x, places=2): Decimal rounded half-up."),
     FunctionSpec("decimal", to_decimal, 1, 1, "decimal(x): x as an exact Decimal."),
@@ -175,19 +243,19 @@ _SPECS: tuple[FunctionSpec, ...] = (
     FunctionSpec("sum", _sum, 1, 1, "sum(list): exact sum of numbers."),
     FunctionSpec("sum_by", _sum_by, 3, 3,
                  "sum_by(list, 'key', 'value'): [{key, total}] per distinct key field, in order of first appearance."),
-    FunctionSpec("min", min, 1, None, "min(a, b, ...) or min(list)."),
-    FunctionSpec("max", max, 1, None, "max(a, b, ...) or max(list)."),
+    FunctionSpec("min", _over_list(min), 1, None, "min(a, b, ...) or min(list)."),
+    FunctionSpec("max", _over_list(max), 1, None, "max(a, b, ...) or max(list)."),
     FunctionSpec("abs", abs, 1, 1, "abs(x)."),
-    FunctionSpec("any", any, 1, 1, "any(list): true when one item is true."),
-    FunctionSpec("all", all, 1, 1, "all(list): true when every item is true."),
+    FunctionSpec("any", _over_list(any), 1, 1, "any(list): true when one item is true."),
+    FunctionSpec("all", _over_list(all), 1, 1, "all(list): true when every item is true."),
     FunctionSpec("lower", _text(lambda s: s.lower()), 1, 1, "lower(text)."),
     FunctionSpec("upper", _text(lambda s: s.upper()), 1, 1, "upper(text)."),
     FunctionSpec("strip", _text(lambda s: s.strip()), 1, 1, "strip(text): without surrounding spaces."),
-    FunctionSpec("replace", _text(lambda s, a, b: s.replace(a, b)), 3, 3, "replace(text, old, new)."),
+    FunctionSpec("replace", _text(replace_text), 3, 3, "replace(text, old, new)."),
     FunctionSpec("startswith", _text(lambda s, p: s.startswith(p)), 2, 2, "startswith(text, prefix)."),
     FunctionSpec("endswith", _text(lambda s, p: s.endswith(p)), 2, 2, "endswith(text, suffix)."),
     FunctionSpec("split", _text(lambda s, sep: s.split(sep)), 2, 2, "split(text, separator): a list."),
-    FunctionSpec("join", _text(lambda sep, items: sep.join(str(i) for i in items)), 2, 2, "join(sep, list)."),
+    FunctionSpec("join", _text(_join), 2, 2, "join(sep, list)."),
     FunctionSpec("substr", _text(lambda s, a, b=None: s[a:b]), 2, 3, "substr(text, start, end=None)."),
     FunctionSpec("truncate", _text(lambda s, n: s[: int(n)]), 2, 2, "truncate(text, n): at most n characters."),
     FunctionSpec("zfill", _text(lambda s, n: str(s).zfill(min(int(n), 100))), 2, 2, "zfill(text, width<=100)."),
