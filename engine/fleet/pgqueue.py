@@ -74,6 +74,10 @@ class ProcrastinateQueue:
         self.store = store
         self.stalled_after = stalled_after
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(store)))
+        # Deferring is synchronous (request handlers, the scheduler, jobs re-queueing a backlog), from any
+        # thread: it has an app and a pool of its own, apart from the worker's event loop.
+        self._deferrer = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(
+            conninfo=conninfo(store), min_size=1, max_size=4))
         self._run, self._tick = run, tick
         self._opened = False
 
@@ -92,7 +96,6 @@ class ProcrastinateQueue:
             if self._tick is not None:
                 await asyncio.to_thread(self._tick)
 
-        self._job_task = job
 
     # -- set-up ----------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -100,23 +103,23 @@ class ProcrastinateQueue:
         with self.store.engine.begin() as conn:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('passerelle-procrastinate-schema'))"))
             exists = conn.execute(sa.text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).scalar()
-            if not exists:
-                conn.exec_driver_sql(self.app.schema_manager.get_schema())
+            if not exists:  # the driver's own execute: the schema's text is not a parameterised query
+                conn.connection.driver_connection.execute(self.app.schema_manager.get_schema())  # type: ignore[union-attr]
 
     def _open(self) -> None:
         if not self._opened:
             self.ensure_schema()
-            self.app.open()
+            self._deferrer.open()
             self._opened = True
 
     # -- JobQueue --------------------------------------------------------------------------------
     def defer(self, spec: JobSpec) -> int:
         self._open()
-        deferrer = self._job_task.configure(lock=spec.lock, queueing_lock=spec.coalesce_key)
+        deferrer = self._deferrer.configure_task(TASK, queue=QUEUE, lock=spec.lock, queueing_lock=spec.coalesce_key)
         try:
             return int(deferrer.defer(**spec.to_json()))
         except AlreadyEnqueued:
-            waiting = self.app.job_manager.list_jobs(queueing_lock=spec.coalesce_key, status="todo")
+            waiting = self._deferrer.job_manager.list_jobs(queueing_lock=spec.coalesce_key, status="todo")
             if waiting and waiting[0].id is not None:
                 return int(waiting[0].id)
             return self.defer(spec)  # it started in between: queue a new one
@@ -152,7 +155,7 @@ class ProcrastinateQueue:
 
     def close(self) -> None:
         if self._opened:
-            self.app.close()
+            self._deferrer.close()
             self._opened = False
 
     # -- the worker side -------------------------------------------------------------------------
