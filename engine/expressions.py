@@ -42,7 +42,7 @@ from engine.functions import FUNCTIONS, to_decimal
 from engine.model import Src
 from engine.validate import did_you_mean
 
-__all__ = ["CompiledExpr", "ExprEnv", "Skip", "compile_expr", "read_field"]
+__all__ = ["BOUNDED_BINOPS", "CompiledExpr", "ExprEnv", "Skip", "compile_expr", "read_field"]
 
 
 class Skip(Exception):
@@ -190,6 +190,8 @@ def _div(a: Any, b: Any) -> Any:
         raise EvalFailure("division by zero") from None
 
 
+# The same measuring operators, for the template engine.
+BOUNDED_BINOPS: Mapping[str, Callable[[Any, Any], Any]] = {"+": _add, "*": _mul, "**": _pow, "%": _mod}
 _HELPERS: Mapping[str, Any] = {"_get": read_field, "_slice": _slice, "_mul": _mul, "_pow": _pow, "_div": _div,
                                "_add": _add, "_mod": _mod, "_in": _in, "_iter": _iter}
 _BASE_GLOBALS: Mapping[str, Any] = {

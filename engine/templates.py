@@ -1,8 +1,12 @@
 """Templates: Jinja2 in a sandbox, strict about undefined names, compiled once.
 
-Undeclared variables and unknown filters are compile errors at the template's location. ``*`` and
-``**`` are intercepted and bounded, risky globals (range, lipsum, cycler, joiner, namespace) are
-removed and only a whitelist of filters is offered, so no template can build an unbounded string.
+Undeclared variables and unknown filters are compile errors at the template's location, and so are
+``include``/``extends``/``import`` (a template is one string, it loads nothing), method calls and
+recursive loops. Risky globals (range, lipsum, cycler, joiner, namespace) are removed and only a
+whitelist of filters is offered. What a template builds is bounded like an expression's: ``+ * ** %``
+go through the expression compiler's measuring helpers, ``~`` measures its parts before joining,
+every loop item and macro call is charged to the record's work budget, and the output is counted
+while it streams, so no template can build an unbounded string or run forever.
 ``None`` renders as an empty string.
 """
 
@@ -10,17 +14,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine.bounds import (
+    MAX_DEPTH,
+    MAX_EXPRESSION,
+    MAX_STRING,
+    EvalFailure,
+    charge,
+    end_record,
+    size_of,
+    start_record,
+)
 from engine.errors import RuleError
-from engine.expressions import ExprEnv
-from engine.functions import MAX_POWER, MAX_STRING, EvalFailure, add_days, date, round_money
+from engine.expressions import BOUNDED_BINOPS, ExprEnv
+from engine.functions import add_days, date, replace_text, round_money
 from engine.model import Src
 from engine.validate import did_you_mean
 
@@ -34,34 +48,89 @@ _FILTERS = (
 
 def _bounded_replace(value: Any, old: str, new: str, count: Any = None) -> str:
     """Replace occurrences of ``old`` by ``new`` (at most ``count`` times); the result is length-bounded."""
-    out = str(value).replace(old, new) if count is None else str(value).replace(old, new, int(count))
-    if len(out) > MAX_STRING:
-        raise EvalFailure(f"replace would build more than {MAX_STRING} characters")
-    return out
+    return replace_text(str(value), str(old), str(new), -1 if count is None else int(count))
+
+
+def _charged(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter over a list, charged for walking it (a list filter inside a loop is quadratic)."""
+    passes = getattr(fn, "jinja_pass_arg", None)  # Jinja's own filters may take the environment first
+    position = 0 if passes is None else 1
+
+    def filter_(*args: Any, **kwargs: Any) -> Any:
+        value = args[position]
+        if isinstance(value, (list, tuple, str, dict)):
+            charge(len(value))
+        return fn(*args, **kwargs)
+
+    if passes is not None:
+        filter_.jinja_pass_arg = passes  # type: ignore[attr-defined]
+    return filter_
+
+
+def _text(value: Any) -> str:
+    """``str(value)``, refused when the text would be over MAX_STRING (measured before it is built)."""
+    if isinstance(value, (list, tuple, dict)) and size_of(value) > MAX_STRING:
+        raise EvalFailure(f"template text would be longer than {MAX_STRING} characters")
+    return "" if value is None else str(value)
+
+
+def _join(value: Any, d: str = "", attribute: Any = None) -> str:
+    parts = [_text(v) for v in _charged(list)(value)]
+    if sum(map(len, parts)) + len(d) * max(len(parts) - 1, 0) > MAX_STRING:
+        raise EvalFailure(f"join would build more than {MAX_STRING} characters")
+    return str(d).join(parts)
 
 
 def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
+class _Codegen(CodeGenerator):
+    """Jinja's code generator, with ``a ~ b`` joined by the environment's bounded ``concat``."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.bounded_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
 class _Env(SandboxedEnvironment):
-    intercepted_binops = frozenset(["*", "**"])
+    intercepted_binops = frozenset(BOUNDED_BINOPS)
+    code_generator_class = _Codegen
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, Decimal)) and abs(right) > MAX_POWER:  # type: ignore[operator]
-            raise EvalFailure(f"exponent {right} is larger than {MAX_POWER}")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_STRING:
-                    raise EvalFailure(f"repetition would build more than {MAX_STRING} items")
-        return super().call_binop(context, operator, left, right)
+        return BOUNDED_BINOPS[operator](left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        charge(1)  # macro calls: recursion and fan-out draw on the record's budget
+        return super().call(__context, __obj, *args, **kwargs)
+
+    @staticmethod
+    def bounded_concat(parts: tuple[Any, ...]) -> str:
+        texts = [_text(p) for p in parts]
+        size = sum(map(len, texts))
+        if size > MAX_STRING:
+            raise EvalFailure(f"~ would build more than {MAX_STRING} characters")
+        charge(size)
+        return "".join(texts)
+
+    @staticmethod
+    def bounded_iter(values: Any) -> Any:
+        """A loop's iterable, charged one unit per item."""
+        if hasattr(values, "__len__"):
+            charge(len(values))
+        return values
 
 
 def _make_env() -> _Env:
     env = _Env(undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize, keep_trailing_newline=False)
     env.globals.clear()
     kept = {name: env.filters[name] for name in _FILTERS if name in env.filters}
+    kept.update({name: _charged(kept[name]) for name in ("sum", "min", "max", "list") if name in kept})
     kept["replace"] = _bounded_replace
+    kept["join"] = _join
     kept.update({"money": round_money, "date": date, "add_days": add_days})
     env.filters.clear()
     env.filters.update(kept)
@@ -137,60 +206,138 @@ def _fast_render(tree: jinja2.nodes.Template) -> Callable[[Mapping[str, Any]], s
     return fast
 
 
-def compile_template(src: Src, env: ExprEnv) -> CompiledTemplate | list[RuleError]:
-    """Check and compile one template; returns the errors instead when it is not valid."""
+# Statements that would load another template: a pack's template is one string and loads nothing.
+_LOADING: Mapping[type, str] = {nodes.Include: "include", nodes.Extends: "extends", nodes.Import: "import",
+                                nodes.FromImport: "from ... import"}
+
+
+def _depth(tree: nodes.Node) -> int:
+    """How deeply ``tree`` nests, measured without recursion (so a deep tree cannot overflow the stack)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node.iter_child_nodes())
+    return deepest
+
+
+def _parse(src: Src) -> nodes.Template | RuleError:
+    if len(src.text) > MAX_EXPRESSION:
+        return RuleError("E405", f"template is {len(src.text)} characters long, over the {MAX_EXPRESSION}-character "
+                         f"limit: {src.text[:60]!r}...", src.loc, src.path)
     try:
         tree = _ENV.parse(src.text)
     except jinja2.TemplateSyntaxError as exc:
-        return [RuleError("E404", f"template syntax error (template line {exc.lineno}): {exc.message} "
-                          f"in {src.text!r}", src.loc, src.path)]
+        return RuleError("E404", f"template syntax error (template line {exc.lineno}): {exc.message} "
+                         f"in {src.text!r}", src.loc, src.path)
+    except (RecursionError, MemoryError):
+        tree = None
+    if tree is None or _depth(tree) > 2 * MAX_DEPTH:
+        return RuleError("E405", f"template nests deeper than {MAX_DEPTH} levels: {src.text[:60]!r}", src.loc,
+                         src.path)
+    return tree
+
+
+def _refused(tree: nodes.Template, src: Src) -> list[RuleError]:
+    """Statements and calls a template may not use, each a located error."""
     errors: list[RuleError] = []
-    for node in tree.find_all(jinja2.nodes.Filter):
+
+    def fail(code: str, message: str, hint: str | None = None) -> None:
+        errors.append(RuleError(code, f"{message} in template {src.text!r}", src.loc, src.path, hint=hint))
+
+    for statement in tree.find_all(nodes.Stmt):
+        if type(statement) in _LOADING:
+            fail("E403", f"`{_LOADING[type(statement)]}` is not allowed", "a template is one string: it loads no other")
+        elif isinstance(statement, nodes.For) and statement.recursive:
+            fail("E403", "recursive loops are not allowed")
+    for call in tree.find_all(nodes.Call):
+        if not isinstance(call.node, nodes.Name):
+            fail("E403", "method calls are not allowed", "use a filter, e.g. {{ x | upper }}")
+    for node in tree.find_all(nodes.Filter):
         if node.name not in _ENV.filters:
-            errors.append(RuleError("E402", f"unknown filter {node.name!r} in template {src.text!r}", src.loc,
-                                    src.path, hint=did_you_mean(node.name, _ENV.filters)
-                                    or f"filters: {', '.join(sorted(_ENV.filters))}"))
-    for getattr_node in tree.find_all(jinja2.nodes.Getattr):
+            fail("E402", f"unknown filter {node.name!r}", did_you_mean(node.name, _ENV.filters)
+                 or f"filters: {', '.join(sorted(_ENV.filters))}")
+    for getattr_node in tree.find_all(nodes.Getattr):
         if getattr_node.attr.startswith("_"):
-            errors.append(RuleError("E403", f"attribute {getattr_node.attr!r} is not allowed in template {src.text!r}",
-                                    src.loc, src.path))
+            fail("E403", f"attribute {getattr_node.attr!r} is not allowed")
+    return errors
+
+
+def _charge_loops(tree: nodes.Template) -> None:
+    """Every loop's iterable goes through the environment's ``bounded_iter`` (charged per item)."""
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Call(nodes.EnvironmentAttribute("bounded_iter"), [loop.iter], [], None, None,
+                               lineno=loop.lineno)
+
+
+def compile_template(src: Src, env: ExprEnv) -> CompiledTemplate | list[RuleError]:
+    """Check and compile one template; returns the errors instead when it is not valid."""
+    tree = _parse(src)
+    if isinstance(tree, RuleError):
+        return [tree]
+    errors = _refused(tree, src)
     if errors:
         return errors
-    for name in sorted(meta.find_undeclared_variables(tree)):
-        if name not in env.names:
-            hint = did_you_mean(name, env.names) or f"names available here: {', '.join(sorted(env.names))}"
-            errors.append(RuleError("E401", f"undefined variable {name!r} in template {src.text!r}", src.loc,
-                                    src.path, hint=hint))
+    used = frozenset(meta.find_undeclared_variables(tree))
+    for name in sorted(used - env.names):
+        hint = did_you_mean(name, env.names) or f"names available here: {', '.join(sorted(env.names))}"
+        errors.append(RuleError("E401", f"undefined variable {name!r} in template {src.text!r}", src.loc,
+                                src.path, hint=hint))
     if errors:
         return errors
+    fast = _fast_render(tree)
+    settings = _settings_used(tree)
+    _charge_loops(tree)
     try:
         template = _ENV.from_string(tree)
     except jinja2.TemplateError as exc:
         return [RuleError("E404", f"template error: {exc} in {src.text!r}", src.loc, src.path)]
-    used = frozenset(meta.find_undeclared_variables(tree))
-    render = template.render
-    fast = _fast_render(tree)
+    except (RecursionError, MemoryError):
+        return [RuleError("E405", f"template nests too deeply: {src.text[:60]!r}", src.loc, src.path)]
+    generate = template.generate
 
     def run(scope: Mapping[str, Any]) -> str:
         if fast is not None:
             out = fast(scope)
             if out is not None:
                 if len(out) > MAX_STRING:
-                    raise EvalFailure(f"template output is longer than {MAX_STRING} characters")
+                    raise EvalFailure(f"template output is longer than {MAX_STRING} characters", src.loc)
                 return out
         try:
-            out = render(scope)
-        except jinja2.UndefinedError as exc:
-            raise EvalFailure(str(exc.message)) from None
-        except jinja2.exceptions.SecurityError as exc:  # unsafe attribute access
-            raise EvalFailure(f"unsafe template operation: {exc}") from None
-        if len(out) > MAX_STRING:
-            raise EvalFailure(f"template output is longer than {MAX_STRING} characters")
-        return out
+            return _render(generate, scope)
+        except EvalFailure as exc:  # placed at the template, which the evaluator cannot find in a traceback
+            if exc.loc is None:
+                exc.loc = src.loc
+            raise
 
     if not used:
+        start_record()
         try:
             run({})
         except EvalFailure as exc:
             return [RuleError("E405", f"{exc} in template {src.text!r}", src.loc, src.path)]
-    return CompiledTemplate(src, run, used, _settings_used(tree))
+        except MemoryError:
+            return [RuleError("E405", f"out of memory in template {src.text!r}", src.loc, src.path)]
+        finally:
+            end_record()
+    return CompiledTemplate(src, run, used, settings)
+
+
+def _render(generate: Callable[[Mapping[str, Any]], Any], scope: Mapping[str, Any]) -> str:
+    """Render while counting: output over MAX_STRING stops the template as soon as it gets there."""
+    pieces: list[str] = []
+    size = 0
+    try:
+        for piece in generate(scope):
+            size += len(piece)
+            if size > MAX_STRING:
+                raise EvalFailure(f"template output is longer than {MAX_STRING} characters")
+            pieces.append(piece)
+    except jinja2.UndefinedError as exc:
+        raise EvalFailure(str(exc.message)) from None
+    except jinja2.exceptions.SecurityError as exc:  # unsafe attribute access
+        raise EvalFailure(f"unsafe template operation: {exc}") from None
+    except RecursionError:
+        raise EvalFailure("template recursion is too deep (a macro calling itself?)") from None
+    charge(size)
+    return "".join(pieces)

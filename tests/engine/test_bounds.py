@@ -161,3 +161,68 @@ def test_an_ordinary_record_stays_well_within_the_budget(tmp_path: Path) -> None
     action, _, _, payload = run_bounded(_evaluate, folder, {"id": 1, "l": list(range(300)), "keep": [1, 2],
                                                             "n": 42})
     assert action == "write" and "2 4 00042" in payload, payload
+
+
+# -- templates ---------------------------------------------------------------------------------------------
+
+TEMPLATE_COL = 31  # the template's column in PACK
+MACRO_FANOUT = "{% macro m(n) %}{% if n > 0 %}{{ m(n - 1) }}{{ m(n - 1) }}{% endif %}{% endmacro %}"
+TEMPLATE_COMPILE_CASES = [
+    ("{% include 'secrets.yaml' %}", "E403", "`include` is not allowed"),
+    ("{% extends 'base.html' %}", "E403", "`extends` is not allowed"),
+    ("{% import 'macros.html' as m %}", "E403", "`import` is not allowed"),
+    ("{% from 'macros.html' import m %}", "E403", "`from ... import` is not allowed"),
+    ("{{ record.s.ljust(2000000000) }}", "E403", "method calls are not allowed"),
+    ("{{ 'x'.center(10**9) }}", "E403", "method calls are not allowed"),
+    ("{{ record.l.append(1) }}", "E403", "method calls are not allowed"),
+    ("{% for x in record.l recursive %}{{ loop(record.l) }}{% endfor %}", "E403", "recursive loops are not allowed"),
+    ("{{ '%2000000000s' % 1 }}", "E405", "% formatting width 2000000000 is larger than 1000"),
+    ("{{ 'ab' * 100000 }}", "E405", "repetition would build more than 100000 items"),
+    ("{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}", "E405", "template recursion is too deep"),
+    (MACRO_FANOUT + "{{ m(40) }}", "E405", "evaluation budget exceeded"),
+    ("{{ " + "(" * 300 + "1" + ")" * 300 + " }}", "E405", "nests deeper than 60 levels"),
+    ("{{ " + "-" * 1500 + "1 }}", "E405", "nests deeper than 60 levels"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "fragment"), TEMPLATE_COMPILE_CASES,
+                         ids=[c[0][:30] for c in TEMPLATE_COMPILE_CASES])
+def test_a_hostile_template_is_a_located_compile_error(tmp_path: Path, text: str, code: str, fragment: str) -> None:
+    errors = run_bounded(_validate, str(_write(tmp_path / "pack", "template", text)))
+    assert [(e[0], e[1].rsplit("/", 1)[-1]) for e in errors] == [(code, f"pack.yaml:{FIELD_LINE}:{TEMPLATE_COL}")], \
+        errors
+    assert fragment in errors[0][2], errors
+
+
+TEMPLATE_RUNTIME_CASES = [
+    ("{{ '%*s' % (record.n, 1) }}", {"n": 2_000_000_000}, "`*` widths are not allowed"),
+    ("{{ record.s ~ record.s ~ record.s }}", {"s": "x" * 40_000}, "~ would build more than 100000 characters"),
+    ("{{ record.s + record.s + record.s }}", {"s": "x" * 40_000}, "concatenation would build more than 100000"),
+    ("{{ record.l | join(record.s) }}", {"l": list(range(100)), "s": "x" * 2000}, "join would build more than"),
+    ("{% for a in record.l %}{{ record.s }}{% endfor %}", {"l": list(range(1000)), "s": "x" * 1000},
+     "template output is longer than 100000 characters"),
+    ("{% for a in record.l %}{% for b in record.l %}{% for c in record.l %}{% endfor %}{% endfor %}{% endfor %}",
+     {"l": list(range(2000))}, "evaluation budget exceeded"),
+    ("{% for a in record.l %}{{ record.l | sum }}{% endfor %}", {"l": list(range(5000))}, "evaluation budget exceeded"),
+    (MACRO_FANOUT + "{{ m(record.n) }}", {"n": 40}, "evaluation budget exceeded"),
+    ("{{ record.s | replace('a', record.s) }}", {"s": "a" * 1000}, "replace would build more than 100000"),
+]
+
+
+@pytest.mark.parametrize(("text", "record", "fragment"), TEMPLATE_RUNTIME_CASES,
+                         ids=[c[0][:30] for c in TEMPLATE_RUNTIME_CASES])
+def test_a_hostile_template_over_record_data_is_a_located_record_error(tmp_path: Path, text: str,
+                                                                      record: dict[str, Any], fragment: str) -> None:
+    folder = str(_write(tmp_path / "pack", "template", text))
+    action, code, loc, message = run_bounded(_evaluate, folder, {"id": 1, **record})
+    assert (action, code) == ("error", "E601"), (action, code, message)
+    assert fragment in message and "record '1'" in message, message
+    assert loc.endswith(f"pack.yaml:{FIELD_LINE}:{TEMPLATE_COL}"), loc
+
+
+def test_an_ordinary_template_renders_as_before(tmp_path: Path) -> None:
+    text = "A {{ record.s }} {{ record.n + 1 }} {{ '%05d' % record.n }} {{ record.s ~ '-' ~ record.n }} " \
+           "{% for x in record.l %}{{ x }}{% endfor %}"
+    folder = str(_write(tmp_path / "pack", "template", text))
+    action, _, _, payload = run_bounded(_evaluate, folder, {"id": 1, "s": "ab", "n": 42, "l": [1, 2]})
+    assert action == "write" and "A ab 43 00042 ab-42 12" in payload, payload
