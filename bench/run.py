@@ -33,7 +33,7 @@ __all__ = ["HEADLINE", "Sizes", "main", "run_piece"]
 # Headline keys in print order; compile_ms_<pack> keys are added in front of these.
 HEADLINE = ("validate_ms_rules", "mapping_ratio", "plan_peak_mb_1k", "plan_peak_mb_10k", "plan_peak_mb_100k",
             "plan_records_per_s", "apply_docs_per_min", "apply_ceiling_ratio", "apply_vs_plain_loop",
-            "webhook_acks_per_s")
+            "webhook_acks_per_s", "sandbox_startup_ms")
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,7 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
     step("apply", "apply", ["--window", f"{sizes.apply_window_s:g}", "--windows", str(sizes.apply_windows),
                             "--plain-docs", str(sizes.plain_docs)])
     figures.update(run_webhook(sizes))
+    step("sandbox start-up", "sandbox_startup", ["--runs", "5", "--companies", "1", "--companies", "50"])
     return figures
 
 
