@@ -48,7 +48,7 @@ from engine.model import (
     ValueSpec,
 )
 from engine.model import Connection as ConnectionModel
-from engine.source import Document, load_file
+from engine.source import DEFAULT_LIMITS, Document, load_file
 from engine.validate import validate_document
 
 __all__ = ["build_pack", "build_profile", "freeze", "load_pack_documents", "thaw"]
@@ -77,9 +77,10 @@ def thaw(value: Any) -> Any:
 class _Reader:
     """Read helpers bound to one document: locations and source snippets."""
 
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, root: Path | None = None) -> None:
         self.doc = doc
         self.base = Path(doc.file).parent
+        self.root = root or self.base  # the pack's folder: files a document names must stay inside it
 
     def loc(self, path: tuple[PathPart, ...], key: bool = False) -> Loc:
         return self.doc.loc(path, key=key)
@@ -88,6 +89,18 @@ class _Reader:
         if name not in data or data[name] is None:
             return None
         return Src(str(data[name]), self.loc((*path, name)), (*path, name))
+
+
+def inside_pack(root: Path, base: Path, name: str) -> Path | None:
+    """``name`` (relative to ``base``) as a real path inside the pack's folder ``root``, or None.
+
+    One rule for every file a pack names (includes, CSV tables): no absolute path, no ``..`` out, and
+    no symlink that resolves outside. A refused file is never opened, so no message can show its content.
+    """
+    if Path(name).is_absolute():
+        return None
+    target = (base / name).resolve()
+    return target if target.is_relative_to(root.resolve()) else None
 
 
 def load_pack_documents(main: Path) -> list[Document]:
@@ -99,11 +112,10 @@ def load_pack_documents(main: Path) -> list[Document]:
     if doc.data.get("kind") not in (None, "pack") and not errors:
         errors.append(RuleError("E110", f"expected a pack's main file (kind: pack), got kind {doc.data['kind']!r}",
                                 doc.loc(("kind",)), ("kind",)))
-    root = main.parent.resolve()
     for index, include in enumerate(doc.data.get("include", []) if isinstance(doc.data.get("include"), list) else []):
         path = ("include", index)
-        target = (main.parent / str(include)).resolve()
-        if not target.is_relative_to(root):
+        target = inside_pack(main.parent, main.parent, str(include))
+        if target is None:
             errors.append(RuleError("E110", f"include {include!r} points outside the pack's folder", doc.loc(path), path))
             continue
         if not target.is_file():
@@ -131,10 +143,11 @@ def load_pack_documents(main: Path) -> list[Document]:
 def build_pack(docs: list[Document]) -> RulePack:
     """Merge validated pack documents into one frozen ``RulePack``."""
     errors: list[RuleError] = []
-    main = _Reader(docs[0])
+    root = Path(docs[0].file).parent
+    main = _Reader(docs[0], root)
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     for doc in docs:
-        reader = _Reader(doc)
+        reader = _Reader(doc, root)
         for section in _SECTIONS:
             for name, body in (doc.data.get(section) or {}).items():
                 if name in sections[section]:
@@ -261,9 +274,17 @@ def _table(reader: _Reader, name: str, body: Mapping[str, Any], errors: list[Rul
 def _csv_rows(reader: _Reader, name: str, body: Mapping[str, Any], rows: dict[Any, Row],
               errors: list[RuleError]) -> None:
     path: tuple[PathPart, ...] = ("tables", name, "csv")
-    target = reader.base / str(body["csv"])
-    display = str(target)
+    display = str(reader.base / str(body["csv"]))
+    target = inside_pack(reader.root, reader.base, str(body["csv"]))
+    if target is None:
+        errors.append(RuleError("E110", f"table {name!r}: csv {body['csv']!r} points outside the pack's folder",
+                                reader.loc(path), path, hint="CSV tables live inside the pack, like included files"))
+        return
     try:
+        if target.exists() and not target.is_file():
+            raise OSError(0, "not a regular file")
+        if target.stat().st_size > DEFAULT_LIMITS.max_bytes:
+            raise OSError(0, f"over the {DEFAULT_LIMITS.max_bytes}-byte limit for pack files")
         text = target.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         errors.append(RuleError("E303", f"table {name!r}: cannot read CSV {body['csv']!r}: "

@@ -154,15 +154,20 @@ def _pow(a: Any, b: Any) -> Any:
 _CONVERSION = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.)", re.S)
 
 
+def _check_format(text: str) -> None:
+    """Refuse `*` widths and widths or precisions over MAX_FORMAT_WIDTH in a printf-style format."""
+    for width, precision, _ in _CONVERSION.findall(text):
+        for number in (width, precision):
+            if number == "*":
+                raise EvalFailure("`*` widths are not allowed in % formatting")
+            if number and int(number) > MAX_FORMAT_WIDTH:
+                raise EvalFailure(f"% formatting width {number} is larger than {MAX_FORMAT_WIDTH}")
+
+
 def _mod(a: Any, b: Any) -> Any:
     """``a % b``; on text, printf-style formatting whose widths are checked before anything is padded."""
     if isinstance(a, str):
-        for width, precision, _ in _CONVERSION.findall(a):
-            for number in (width, precision):
-                if number == "*":
-                    raise EvalFailure("`*` widths are not allowed in % formatting")
-                if number and int(number) > MAX_FORMAT_WIDTH:
-                    raise EvalFailure(f"% formatting width {number} is larger than {MAX_FORMAT_WIDTH}")
+        _check_format(a)
         args = b if isinstance(b, tuple) else (b,)
         if len(a) + sum(size_of(x) if isinstance(x, (str, list, tuple, dict)) else 1 for x in args) > MAX_STRING:
             raise EvalFailure(f"% formatting would build more than {MAX_STRING} characters")
@@ -300,6 +305,11 @@ class _Checker(ast.NodeTransformer):
         if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) \
                 and isinstance(node.right.value, int) and abs(node.right.value) > MAX_POWER:
             self.fail(node, "E405", f"exponent {node.right.value} is larger than {MAX_POWER}")
+        if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+            try:
+                _check_format(node.left.value)  # a constant format is checked once, whatever the data
+            except EvalFailure as exc:
+                self.fail(node, "E405", str(exc))
         if isinstance(node.op, (ast.LShift, ast.RShift, ast.BitAnd, ast.BitOr, ast.BitXor, ast.MatMult)):
             self.fail(node, "E403", f"operator {type(node.op).__name__} is not allowed")
             return node

@@ -1,12 +1,15 @@
 """Load: YAML text to a ``Document`` of plain data with the file:line:col of every node.
 
 Only YAML's core types are built (no tags, so nothing is ever executed); duplicate keys are
-refused; aliases are counted and their expansion bounded so an alias bomb fails at once; files
-that are empty, binary, not UTF-8, huge or too deeply nested get a clear error, not a traceback.
+refused; anchors and aliases are counted and expansion bounded so an alias bomb fails at once;
+numbers are bounded in length (a 100,000-digit hex literal is an error, not a huge int); files that
+are empty, binary, not UTF-8, huge (refused before they are read) or too deeply nested get a clear
+error, not a traceback.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -16,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from engine.bounds import MAX_DECIMAL_EXPONENT
 from engine.errors import Loc, PasserelleError, PathPart, RuleError
 
 __all__ = ["Document", "Limits", "load_file", "load_text"]
@@ -28,12 +32,15 @@ class Limits:
     max_bytes: int = 5_000_000
     max_depth: int = 64
     max_aliases: int = 100
+    max_anchors: int = 1_000
     max_nodes: int = 200_000
+    max_number: int = 100  # characters in a number (int or decimal), signs and separators included
 
 
 DEFAULT_LIMITS = Limits()
 
 _WORD_TAGS = frozenset({"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:str"})
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 _ALLOWED_TAGS = frozenset(
     "tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge")
 )
@@ -76,6 +83,12 @@ class _Loader(yaml.SafeLoader):
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise _LoadFailure("E107", f"more than {self.limits.max_aliases} aliases: refused "
                                    "(an alias bomb would expand exponentially)", mark.line + 1, mark.column + 1)
+        elif len(self.anchors) >= self.limits.max_anchors:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            if getattr(event, "anchor", None) is not None:
+                mark = event.start_mark
+                raise _LoadFailure("E107", f"more than {self.limits.max_anchors} anchors: refused",
+                                   mark.line + 1, mark.column + 1)
         return super().compose_node(parent, index)
 
 
@@ -129,6 +142,10 @@ class _Builder:
             self.active.discard(id(node))
 
     def _scalar(self, node: yaml.ScalarNode, line: int, col: int) -> Any:
+        if node.tag in _NUMBER_TAGS and len(node.value) > self.limits.max_number:
+            raise _LoadFailure("E108", f"number {node.value[:20]}... has {len(node.value)} characters, over the "
+                               f"{self.limits.max_number}-character limit", line, col,
+                               "quote it if it is an identifier, not a quantity")
         if node.tag == "tag:yaml.org,2002:float":
             try:
                 value = Decimal(node.value.replace("_", ""))
@@ -136,6 +153,9 @@ class _Builder:
                 value = None
             if value is None or not value.is_finite():
                 raise _LoadFailure("E108", f"number {node.value!r} is not finite", line, col)
+            if not -MAX_DECIMAL_EXPONENT <= value.adjusted() <= MAX_DECIMAL_EXPONENT:
+                raise _LoadFailure("E108", f"number {node.value!r} is out of range (at most 10**{MAX_DECIMAL_EXPONENT})",
+                                   line, col)
             return value
         if node.tag == "tag:yaml.org,2002:merge":
             raise _LoadFailure("E103", "'<<' is only allowed as a mapping key", line, col)
@@ -178,9 +198,8 @@ class _Builder:
 
 
 def _decode(raw: bytes, file: str, limits: Limits) -> str:
-    if len(raw) > limits.max_bytes:
-        raise PasserelleError([RuleError("E101", f"file is {len(raw)} bytes, over the {limits.max_bytes}-byte "
-                                         "limit for rule files", Loc(file, 1, 1))])
+    if len(raw) > limits.max_bytes:  # a file that grew since its size was read, or a device
+        raise PasserelleError([_too_big(file, None, limits)])
     if b"\x00" in raw:
         raise PasserelleError([RuleError("E102", "file is binary (it contains NUL bytes), not YAML",
                                          Loc(file, 1, 1))])
@@ -194,15 +213,28 @@ def _decode(raw: bytes, file: str, limits: Limits) -> str:
 
 
 def load_file(path: Path | str, limits: Limits = DEFAULT_LIMITS, display: str | None = None) -> Document:
-    """Read and load one YAML rule file; raises ``PasserelleError`` with located errors."""
+    """Read and load one YAML rule file; raises ``PasserelleError`` with located errors.
+
+    The size is checked before the file is read, and at most one byte past the limit is ever read
+    (a device or a file that grows cannot make loading slow).
+    """
     file = display or str(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limits.max_bytes:
+                raise PasserelleError([_too_big(file, size, limits)])
+            raw = handle.read(limits.max_bytes + 1)
     except IsADirectoryError:
         raise PasserelleError([RuleError("E100", "is a directory, not a file", Loc(file))]) from None
     except OSError as exc:
         raise PasserelleError([RuleError("E100", f"cannot read file: {exc.strerror or exc}", Loc(file))]) from None
     return load_text(_decode(raw, file, limits), file, limits)
+
+
+def _too_big(file: str, size: int | None, limits: Limits) -> RuleError:
+    what = f"file is {size} bytes, over" if size is not None else "file is over"
+    return RuleError("E101", f"{what} the {limits.max_bytes}-byte limit for rule files", Loc(file, 1, 1))
 
 
 def load_text(text: str, file: str = "<text>", limits: Limits = DEFAULT_LIMITS) -> Document:

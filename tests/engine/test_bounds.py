@@ -226,3 +226,29 @@ def test_an_ordinary_template_renders_as_before(tmp_path: Path) -> None:
     folder = str(_write(tmp_path / "pack", "template", text))
     action, _, _, payload = run_bounded(_evaluate, folder, {"id": 1, "s": "ab", "n": 42, "l": [1, 2]})
     assert action == "write" and "A ab 43 00042 ab-42 12" in payload, payload
+
+
+# -- YAML: sizes are checked before reading ----------------------------------------------------------------
+
+def _load_error(path: str) -> str:
+    from engine.errors import PasserelleError
+    from engine.source import load_file
+
+    try:
+        load_file(path)
+    except PasserelleError as exc:
+        return exc.errors[0].format()
+    return "loaded"
+
+
+def test_a_ten_gigabyte_rule_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    huge = tmp_path / "pack.yaml"
+    with huge.open("wb") as handle:  # sparse: ten gigabytes that take no disk, and would not fit the memory cap
+        handle.truncate(10_000_000_000)
+    message = run_bounded(_load_error, str(huge))
+    assert message.endswith("error[E101]: file is 10000000000 bytes, over the 5000000-byte limit for rule files")
+
+
+def test_a_device_is_refused_after_reading_one_byte_past_the_limit() -> None:
+    assert run_bounded(_load_error, "/dev/zero").endswith("error[E101]: file is over the 5000000-byte limit for "
+                                                          "rule files")

@@ -32,8 +32,32 @@ def _huge_file(folder: Path) -> None:
     (folder / "pack.yaml").write_text(body, encoding="utf-8")
 
 
+def _huge_hex_integer(folder: Path) -> None:
+    """A 100,000-digit hex literal (Python would build it as an int without complaint)."""
+    pack = folder / "pack.yaml"
+    pack.write_text(pack.read_text(encoding="utf-8").replace("default: 0x0", "default: 0x" + "f" * 100_000),
+                    encoding="utf-8")
+
+
+def _many_anchors(folder: Path) -> None:
+    """One anchor more than the loader takes, and not a single alias."""
+    anchors = "".join(f"  - &a{i} x\n" for i in range(DEFAULT_LIMITS.max_anchors + 1))
+    with (folder / "pack.yaml").open("a", encoding="utf-8") as pack:
+        pack.write("anchors:\n" + anchors)
+
+
+def _csv_symlink_outside(folder: Path) -> None:
+    """tables/taxes.csv links to a file beside (outside) the pack's folder."""
+    outside = folder.parent / "outside.csv"
+    outside.write_text("key,value\nsecret,do not print me\n", encoding="utf-8")
+    (folder / "tables").mkdir()
+    (folder / "tables" / "taxes.csv").symlink_to(outside)
+
+
 # Cases whose input is generated rather than committed.
-GENERATED: dict[str, Callable[[Path], None]] = {"huge_file": _huge_file}
+GENERATED: dict[str, Callable[[Path], None]] = {"huge_file": _huge_file, "huge_hex_integer": _huge_hex_integer,
+                                                "many_anchors": _many_anchors,
+                                                "csv_symlink_outside": _csv_symlink_outside}
 
 
 def _extension_for(case_dir: Path) -> type[CaseFolderSnapshot]:
