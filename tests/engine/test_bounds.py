@@ -69,6 +69,7 @@ CONSTANT_EXPRESSIONS = [
     ("((2**100)**100)**100", "power would have more than 4300 digits"),
     ("'%2000000000s' % 1", "% formatting width 2000000000 is larger than 1000"),
     ("'%.2000000000f' % 1", "% formatting width 2000000000 is larger than 1000"),
+    ("'%*s' % (record.n, 1)", "`*` widths are not allowed"),  # a constant format is checked whatever the data
     ("[[1]*100000]*100000", "repetition would build more than 100000 items"),
     ("(((1,)*100000,)*100000,)", "repetition would build more than 100000 items"),
     ("'ab'*40000 + 'ab'*40000", "concatenation would build more than 100000 items"),
@@ -117,7 +118,8 @@ def test_the_hostile_constants_would_really_be_huge() -> None:
 
 BIG_LIST = list(range(20_000))
 RUNTIME_CASES = [
-    ("'%*s' % (record.n, 1)", {"n": 2_000_000_000}, "`*` widths are not allowed"),
+    ("record.f % (record.n, 1)", {"f": "%*s", "n": 2_000_000_000}, "`*` widths are not allowed"),
+    ("record.f % 1", {"f": "%.2000000000f"}, "% formatting width 2000000000 is larger than 1000"),
     ("decimal(record.d)", {"d": "1e3000000000"}, "out of range"),
     ("int(record.d)", {"d": "1e300000000"}, "out of range"),
     ("decimal(record.d) > 0", {"d": "9" * 5000}, "out of range"),
