@@ -6,6 +6,8 @@ the checks: documents against a clean single run, duplicates, what the sandbox c
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -23,7 +25,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from connectors.sandbox import Sandbox, SandboxConfig, WebhookTarget, serve, sandbox_of
+from connectors.sandbox import Sandbox, SandboxConfig, WebhookTarget, sandbox_of, serve
 from connectors.sandbox.app import create_app
 from connectors.sandbox.testing import TEST_TOKEN
 
@@ -32,6 +34,19 @@ __all__ = ["VERIFIER", "Lab", "expected_documents", "fleet_lab", "realm_document
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "rules" / "freshbooks"
 VERIFIER = "fleet-verifier-token"
+
+OGUSTINE = ROOT / "rules" / "ogustine"
+OGUSTINE_TOKEN_VARIABLE = "FLEET_OGUSTINE_TOKEN"
+OGUSTINE_PROFILE = """passerelle: 1
+kind: profile
+profile: {{name: {name}}}
+pack: {pack}
+settings: {{base_url: "{url}", invoice_prefix: "{prefix}", credit_note_prefix: "{prefix}AV", attach_pdf: false,
+            start_date: "2025-01-01"}}
+secrets: {{api_token: {{env: FLEET_OGUSTINE_TOKEN}}}}
+connections:
+  qbo: {{connector: qbo, realm: "{realm}"}}
+"""
 
 PROFILE = """passerelle: 1
 kind: profile
@@ -86,12 +101,27 @@ def prefix_of(key: str) -> str:
     return f"P{int(key.rsplit('-', 1)[1]):03d}-"
 
 
+def ogustine_profile(folder: Path, n: int, realm: str, url: str, prefix: str | None = None) -> Path:
+    path = folder / f"ogustine-{n:02d}.yaml"
+    path.write_text(OGUSTINE_PROFILE.format(name=f"ogustine-{n:02d}", pack=OGUSTINE, url=url, realm=realm,
+                                            prefix=prefix or f"OG{n:02d}_"), encoding="utf-8")
+    return path
+
+
+def prepare_ogustine_company(sandbox: Sandbox, realm: str) -> None:
+    """The FR preset has a vendor named like an Ogustine customer: rename it, as its accountant would."""
+    vendor = next(v for v in sandbox.query(realm, "SELECT * FROM Vendor MAXRESULTS 1000")["Vendor"]
+                  if v["DisplayName"] == "SCI Les Tilleuls")
+    sandbox.write(realm, "Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"], "sparse": True,
+                                    "DisplayName": "SCI Les Tilleuls (bailleur)"})
+
+
 def realm_documents(sandbox: Sandbox, realm: str) -> list[tuple[str, str, str, str]]:
-    """What a company holds that the profiles wrote: invoices and sales receipts by number, payments by the
-    number of the invoice they pay; (entity, number, total, balance)."""
+    """What a company holds that the profiles wrote: invoices, sales receipts and credit notes by number,
+    payments by the number of the invoice they pay; (entity, number, total, balance)."""
     docs = []
     numbers = {}
-    for entity in ("Invoice", "SalesReceipt"):
+    for entity in ("Invoice", "SalesReceipt", "CreditMemo"):
         for row in sandbox.query(realm, f"SELECT * FROM {entity} MAXRESULTS 1000").get(entity, []):
             numbers[row["Id"]] = row.get("DocNumber", "")
             docs.append((entity, row.get("DocNumber", ""), str(row.get("TotalAmt")), str(row.get("Balance", ""))))
@@ -116,7 +146,7 @@ def expected_documents(folder: Path, invoices: int) -> list[tuple[str, str, str,
     with serve(app) as url:
         env.update(PASSERELLE_QBO_BASE_URL=url, PASSERELLE_QBO_ACCESS_TOKEN=TEST_TOKEN)
         result = subprocess.run([sys.executable, "-m", "engine.cli", "sync", str(ref / "profiles" / "fleet-000.yaml")],
-                                env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+                                env=env, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
         assert result.returncode == 0, result.stderr[-3000:]
         assert write
         return realm_documents(sandbox, realm)
@@ -145,6 +175,7 @@ class Lab:
     service: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    fakes: dict[str, Any] = field(default_factory=dict)   # ogustine profile key -> its FakeProduct
 
     @property
     def realms(self) -> tuple[str, ...]:
@@ -153,9 +184,9 @@ class Lab:
     def _spawn(self, *args: str, name: str) -> subprocess.Popen[bytes]:
         log = self.folder / f"{name}.log"
         self.logs.append(log)
-        handle = log.open("ab")
-        return subprocess.Popen([sys.executable, "-m", "engine.cli", *args], env=self.env, cwd=ROOT,
-                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen([sys.executable, "-m", "engine.cli", *args], env=self.env, cwd=ROOT,
+                                    stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_service(self, *, port: int, workers: int = 0) -> None:
         self.service_url = f"http://127.0.0.1:{port}"
@@ -230,6 +261,43 @@ class Lab:
         return dict(self.sandbox.load_report())
 
 
+    def product_event(self, key: str, event: Mapping[str, Any]) -> httpx.Response:
+        """A signed Ogustine webhook to the service, as Ogustine would send it."""
+        from tests.fakes.specs import ogustine
+
+        body = json.dumps(event).encode()
+        signature = hmac.new(ogustine.TOKEN.encode(), body, hashlib.sha256).hexdigest()
+        return httpx.post(f"{self.service_url}/webhooks/product/{key}", content=body,
+                          headers={"X-Ogustine-Signature": signature, "Content-Type": "application/json"}, timeout=30)
+
+
+def ogustine_reference(folder: Path, fake_records: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """What one clean `passerelle sync` of an Ogustine profile (prefix ``REF_``) writes on a fresh company,
+    from a fake holding ``fake_records``."""
+    import copy
+
+    from tests.fakes.product import FakeProduct
+    from tests.fakes.server import serve_app
+    from tests.fakes.specs import ogustine
+
+    app = create_app(SandboxConfig.with_companies(1, static_tokens=(TEST_TOKEN,)))
+    sandbox = sandbox_of(app)
+    realm = sandbox.realm_ids[0]
+    prepare_ogustine_company(sandbox, realm)
+    fake = FakeProduct(ogustine.spec())
+    fake.records.update(copy.deepcopy(dict(fake_records)))
+    ref = folder / "_reference_ogustine"
+    ref.mkdir(parents=True, exist_ok=True)
+    with serve(app) as url, serve_app(fake.app) as product_url:
+        path = ogustine_profile(ref, 0, realm, product_url, prefix="REF_")
+        env = {**os.environ, "PASSERELLE_STATE": str(ref / "state.db"), "PASSERELLE_QBO_BASE_URL": url,
+               "PASSERELLE_QBO_ACCESS_TOKEN": TEST_TOKEN, OGUSTINE_TOKEN_VARIABLE: ogustine.TOKEN}
+        result = subprocess.run([sys.executable, "-m", "engine.cli", "sync", str(path)], env=env, capture_output=True,
+                                text=True, timeout=300, cwd=ROOT, check=False)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+        return realm_documents(sandbox, realm)
+
+
 def _sqlalchemy_url(state: str) -> str:
     if state.startswith("postgresql://"):
         return "postgresql+psycopg://" + state[len("postgresql://"):]
@@ -238,8 +306,11 @@ def _sqlalchemy_url(state: str) -> str:
 
 @contextmanager
 def fleet_lab(folder: Path, *, state: str, companies: int, profiles: int, invoices: int = 4, latency_ms: float = 0.0,
-              service_port: int | None = None, extra_env: Mapping[str, str] | None = None) -> Iterator[Lab]:
-    """The sandbox and the profiles; start the service and workers with :class:`Lab`'s methods."""
+              ogustine: int = 0, service_port: int | None = None, extra_env: Mapping[str, str] | None = None
+              ) -> Iterator[Lab]:
+    """The sandbox and the profiles (``profiles`` FreshBooks ones, plus ``ogustine`` Ogustine ones, each on a
+    company of its own among the last ones, with its fake product served over HTTP); start the service and
+    workers with :class:`Lab`'s methods."""
     port = service_port or _free_port()
     config = SandboxConfig.with_companies(
         companies, static_tokens=(TEST_TOKEN,), latency_ms=latency_ms, webhook_token=VERIFIER,
@@ -249,10 +320,23 @@ def fleet_lab(folder: Path, *, state: str, companies: int, profiles: int, invoic
     keys = write_profiles(folder, sandbox.realm_ids, profiles, invoices)
     with ExitStack() as stack:
         url = stack.enter_context(serve(app))
+        fakes = {}
+        if ogustine:
+            from tests.fakes.product import FakeProduct
+            from tests.fakes.server import serve_app
+            from tests.fakes.specs import ogustine as ogustine_spec
+
+            for n in range(ogustine):
+                realm = sandbox.realm_ids[-1 - n]
+                prepare_ogustine_company(sandbox, realm)
+                fake = FakeProduct(ogustine_spec.spec())
+                ogustine_profile(folder / "profiles", n, realm, stack.enter_context(serve_app(fake.app)))
+                keys[f"ogustine/ogustine-{n:02d}"] = realm
+                fakes[f"ogustine/ogustine-{n:02d}"] = fake
         env = {**os.environ, "PASSERELLE_STATE": state, "PASSERELLE_QBO_BASE_URL": url,
                "PASSERELLE_QBO_ACCESS_TOKEN": TEST_TOKEN, "PASSERELLE_QBO_WEBHOOK_TOKEN": VERIFIER,
-               "PASSERELLE_QBO_TIMEOUT": "30", **(extra_env or {})}
-        lab = Lab(sandbox, url, folder, keys, state, env)
+               "PASSERELLE_QBO_TIMEOUT": "30", OGUSTINE_TOKEN_VARIABLE: "ogustine-test-token-3e8d", **(extra_env or {})}
+        lab = Lab(sandbox, url, folder, keys, state, env, fakes=fakes)
         lab.service_url = f"http://127.0.0.1:{port}"
         try:
             yield lab

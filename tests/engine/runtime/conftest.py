@@ -53,26 +53,11 @@ def target(app: Any, demo: Loaded, store: Store) -> Iterator[QboTarget]:
 
 
 @pytest.fixture
-def pg_store() -> Iterator[Store]:
+def pg_store(pg_url: str) -> Iterator[Store]:
     """A store in a fresh PostgreSQL database on the machine's server (dropped afterwards)."""
-    from tests.engine.store.test_db import PG_ADMIN, _postgres_available
-
-    if not _postgres_available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    import uuid
-
-    import sqlalchemy as sa
-
-    name = f"passerelle_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    store = open_store(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    store = open_store(pg_url)
     yield store
     store.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture
