@@ -1,9 +1,23 @@
 """Fetching attachment files: a product URL (through the product's own HTTP client when it has
-one, so its authentication applies), any other http(s) URL, or a path relative to a base folder."""
+one, so its authentication applies), an http(s) URL on a host the pack allows, or a path relative
+to a base folder.
+
+URLs and paths come from product data, so they are untrusted. A URL not on a connection's own host
+must name a host in the pack's or profile's ``allowed_hosts`` (``*.example.com`` for subdomains);
+it must not resolve to a loopback, private, link-local or otherwise non-global address unless the
+host is in ``private_hosts``; every redirect is checked again; the download is cut at ``max_bytes``
+and at an overall deadline. A path must stay inside the base folder and name a regular file.
+Refusals are ``E905`` errors naming the host and path, never the query (pre-signed URLs carry
+credentials there) and never the content.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +25,71 @@ import httpx
 
 from engine.errors import Loc, PasserelleError, RuleError
 
-__all__ = ["FileFetcher"]
+__all__ = ["MAX_BYTES", "FileFetcher", "HostPolicy"]
+
+MAX_BYTES = 25_000_000  # one attachment (QBO itself takes up to 100 MB; receipts and PDFs are far smaller)
+MAX_REDIRECTS = 5
+TIMEOUT = 30.0  # seconds for each connect, read or write
+DEADLINE = 120.0  # seconds for a whole download, redirects included (a server dripping bytes is cut)
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (an IP literal resolves to itself)."""
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return [str(info[4][0]) for info in infos]
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _fail(message: str, hint: str | None = None) -> PasserelleError:
+    return PasserelleError([RuleError("E905", message, None, hint=hint)])
+
+
+def _where(url: httpx.URL) -> str:
+    """The host and path of a URL, for messages (no query, no credentials)."""
+    return f"{url.host}{url.path}"
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    """Which hosts attachment URLs may be downloaded from."""
+
+    allowed: tuple[str, ...] = ()
+    private: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, allowed: Iterable[str] = (), private: Iterable[str] = ()) -> HostPolicy:
+        return cls(tuple(h.lower().strip("[]") for h in allowed), tuple(h.lower().strip("[]") for h in private))
+
+    def permits(self, host: str) -> bool:
+        host = host.lower()
+        if host in self.allowed or host in self.private:
+            return True
+        return any(p.startswith("*.") and host.endswith(p[1:]) for p in self.allowed)
+
+    def may_be_private(self, host: str) -> bool:
+        return host.lower() in self.private
 
 
 class FileFetcher:
     def __init__(self, base_dir: Path, *, transports: Mapping[str, httpx.BaseTransport] | None = None,
-                 sources: Mapping[str, Any] | None = None) -> None:
+                 sources: Mapping[str, Any] | None = None, policy: HostPolicy | None = None,
+                 resolver: Resolver = _resolve, max_bytes: int = MAX_BYTES, deadline: float = DEADLINE) -> None:
+        """``transports`` (host -> transport) serve hosts in-process, so they are never resolved."""
         self.base_dir = base_dir
         self.transports = dict(transports or {})
         self.sources = dict(sources or {})
+        self.policy = policy or HostPolicy()
+        self.resolver = resolver
+        self.max_bytes = max_bytes
+        self.deadline = deadline
 
     def fetch(self, url: str) -> bytes:
         if url.startswith(("http://", "https://")):
@@ -29,25 +99,72 @@ class FileFetcher:
                     data: bytes = fetch(url)
                     return data
             return self._http(url)
-        path = (self.base_dir / url).resolve()
+        return self._file(url)
+
+    def _file(self, name: str) -> bytes:
+        path = (self.base_dir / name).resolve()
         if not path.is_relative_to(self.base_dir.resolve()):
-            raise PasserelleError([RuleError("E905", f"attachment path {url!r} is outside the pack's folder: refused",
-                                             Loc(str(self.base_dir)),
+            raise PasserelleError([RuleError("E905", f"attachment path {name[:200]!r} is outside the pack's folder: "
+                                             "refused", Loc(str(self.base_dir)),
                                              hint="attachments are product URLs or files inside the pack")])
         try:
+            if not path.is_file():
+                raise OSError(0, "not a regular file" if path.exists() else "No such file or directory")
+            if path.stat().st_size > self.max_bytes:
+                raise OSError(0, f"over the {self.max_bytes}-byte limit for an attachment")
             return path.read_bytes()
         except OSError as exc:
-            raise PasserelleError([RuleError("E905", f"cannot read attachment: {exc.strerror}", Loc(str(path)))]) from None
+            raise PasserelleError([RuleError("E905", f"cannot read attachment: {exc.strerror}", Loc(str(path)))]) \
+                from None
+
+    def check(self, url: httpx.URL) -> None:
+        """Raise E905 unless ``url`` may be downloaded: http(s), an allowed host, a public address."""
+        if url.scheme not in ("http", "https") or not url.host:
+            raise _fail(f"attachment URL {url.scheme}://{_where(url)} is not http(s): refused")
+        host = url.host
+        if not self.policy.permits(host):
+            raise _fail(f"attachment host {host!r} is not allowed: refused ({_where(url)})",
+                        hint=f"add {host!r} to the pack's or the profile's allowed_hosts if it is trusted")
+        if host in self.transports or self.policy.may_be_private(host):
+            return
+        try:
+            addresses = self.resolver(host, url.port or (443 if url.scheme == "https" else 80))
+        except (OSError, UnicodeError) as exc:
+            raise _fail(f"cannot resolve attachment host {host!r}: {exc}") from None
+        private = [a for a in addresses if not _public(a)]
+        if private or not addresses:
+            raise _fail(f"attachment host {host!r} resolves to a non-public address ({', '.join(private)}): refused",
+                        hint="list the host in private_hosts only if it is yours (an on-premise server, a test)")
 
     def _http(self, url: str) -> bytes:
-        host = httpx.URL(url).host
-        try:
-            with httpx.Client(transport=self.transports.get(host), timeout=30.0, follow_redirects=True) as client:
-                response = client.get(url)
-        except httpx.HTTPError as exc:
-            raise PasserelleError([RuleError("E905", f"cannot download attachment {httpx.URL(url).path}: {exc}",
-                                             None)]) from None
-        if response.status_code >= 400:
-            raise PasserelleError([RuleError("E905", f"cannot download attachment {httpx.URL(url).path}: HTTP "
-                                             f"{response.status_code}", None)])
-        return response.content
+        deadline = time.monotonic() + self.deadline
+        current = httpx.URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            self.check(current)
+            try:
+                with httpx.Client(transport=self.transports.get(current.host), timeout=TIMEOUT,
+                                  follow_redirects=False) as client, client.stream("GET", current) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        current = current.join(response.headers["location"])
+                        continue
+                    if response.status_code >= 400:
+                        raise _fail(f"cannot download attachment {_where(current)}: HTTP {response.status_code}")
+                    return self._read(response, current, deadline)
+            except httpx.HTTPError as exc:
+                raise _fail(f"cannot download attachment {_where(current)}: {type(exc).__name__}") from None
+        raise _fail(f"attachment {httpx.URL(url).host}: more than {MAX_REDIRECTS} redirects")
+
+    def _read(self, response: httpx.Response, url: httpx.URL, deadline: float) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise _fail(f"attachment {_where(url)} is {declared} bytes, over the {self.max_bytes}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _fail(f"attachment {_where(url)} is over the {self.max_bytes}-byte limit")
+            if time.monotonic() > deadline:
+                raise _fail(f"attachment {_where(url)} took more than {self.deadline:g} s to download")
+            chunks.append(chunk)
+        return b"".join(chunks)

@@ -179,6 +179,7 @@ def build_pack(docs: list[Document]) -> RulePack:
         machines=MappingProxyType({n: _machine(r, n, b) for n, (r, b) in sections["machines"].items()}),
         checks=MappingProxyType({n: _check(r, n, b) for n, (r, b) in sections["checks"].items()}),
         schedule=_schedule(main, docs[0].data.get("schedule") or {}, ("schedule",)),
+        allowed_hosts=_hosts(docs, "allowed_hosts"), private_hosts=_hosts(docs, "private_hosts"),
     )
     if errors:
         raise PasserelleError(errors)
@@ -476,6 +477,11 @@ def _check(reader: _Reader, name: str, body: Mapping[str, Any]) -> Check:
     )
 
 
+def _hosts(docs: list[Document], key: str) -> tuple[str, ...]:
+    """A host list from every document that declares it, lower-cased, in order, without repeats."""
+    return tuple(dict.fromkeys(str(host).lower() for doc in docs for host in doc.data.get(key) or ()))
+
+
 def _schedule(reader: _Reader, body: Mapping[str, Any], path: tuple[PathPart, ...]) -> Schedule:
     return Schedule(every=body.get("every"), start_date=body.get("start_date"),
                     start_date_setting=body.get("start_date_setting"), suspended_until=body.get("suspended_until"),
@@ -511,4 +517,5 @@ def build_profile(doc: Document) -> Profile:
         connections=MappingProxyType({n: _connection(reader, n, b, ("connections", n))
                                       for n, b in (data.get("connections") or {}).items()}),
         schedule=_schedule(reader, data.get("schedule") or {}, ("schedule",)),
+        allowed_hosts=_hosts([doc], "allowed_hosts"), private_hosts=_hosts([doc], "private_hosts"),
     )

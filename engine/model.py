@@ -319,6 +319,8 @@ class RulePack:
     machines: Mapping[str, Machine]
     checks: Mapping[str, Check]
     schedule: Schedule = Schedule()
+    allowed_hosts: tuple[str, ...] = ()  # where attachment URLs in product data may be downloaded from
+    private_hosts: tuple[str, ...] = ()  # the same, even on loopback/private/link-local addresses
 
 
 @dataclass(frozen=True)
@@ -347,3 +349,5 @@ class Profile:
     secrets: Mapping[str, Row] = field(default_factory=dict)
     connections: Mapping[str, Connection] = field(default_factory=dict)
     schedule: Schedule = Schedule()
+    allowed_hosts: tuple[str, ...] = ()
+    private_hosts: tuple[str, ...] = ()

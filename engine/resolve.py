@@ -63,6 +63,8 @@ class ResolvedPack:
     schedule: Schedule
     enabled: bool = True
     table_layers: Mapping[tuple[str, Any], str] = field(default_factory=dict)
+    allowed_hosts: tuple[str, ...] = ()  # the pack's and the profile's, for downloads (connectors/fetch.py)
+    private_hosts: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -409,6 +411,12 @@ def resolve(pack: RulePack, profile: Profile | None = None) -> ResolvedPack:
     return ResolvedPack(pack=pack, profile=profile, settings=MappingProxyType(settings),
                         tables=MappingProxyType(tables), connections=MappingProxyType(connections),
                         secrets=MappingProxyType(secrets), schedule=schedule,
-                        enabled=profile.enabled if profile else True, table_layers=MappingProxyType(layers))
+                        enabled=profile.enabled if profile else True, table_layers=MappingProxyType(layers),
+                        allowed_hosts=_union(pack.allowed_hosts, profile.allowed_hosts if profile else ()),
+                        private_hosts=_union(pack.private_hosts, profile.private_hosts if profile else ()))
+
+
+def _union(*lists: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(host for hosts in lists for host in hosts))
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.fetch import FileFetcher
+from connectors.fetch import FileFetcher, HostPolicy
 from connectors.product_writer import writers_for
 from connectors.qbo_session import open_qbo
 from connectors.qbo_target import QboSource, QboTarget
@@ -29,6 +29,7 @@ class Session:
     target: QboTarget
     sources: dict[str, Any]
     last_full_run: bool = False
+    private_hosts: tuple[str, ...] = ()  # more hosts that may be on private addresses (tests' local servers)
 
     @property
     def profile(self) -> str:
@@ -41,8 +42,10 @@ class Session:
 
     @property
     def fetcher(self) -> FileFetcher:
-        """Where attachment files come from: product URLs, or paths relative to the pack."""
-        return FileFetcher(self.loaded.pack.root, sources=self.sources)
+        """Where attachment files come from: product URLs on allowed hosts, or paths relative to the pack."""
+        resolved = self.loaded.resolved
+        policy = HostPolicy.of(resolved.allowed_hosts, (*resolved.private_hosts, *self.private_hosts))
+        return FileFetcher(self.loaded.pack.root, sources=self.sources, policy=policy)
 
     @property
     def writers(self) -> dict[str, Any]:
@@ -70,9 +73,10 @@ class Session:
 @contextmanager
 def open_session(profile_spec: str, *, store: Store | None = None, read_only: bool = False,
                  product_transports: Mapping[str, Any] | None = None, loaded: Loaded | None = None,
-                 **target_options: Any) -> Iterator[Session]:
+                 private_hosts: tuple[str, ...] = (), **target_options: Any) -> Iterator[Session]:
     """``product_transports`` (host -> httpx transport) lets tests serve product APIs in-process; ``loaded``
-    is the profile already compiled (the service compiles each profile once, not once per job)."""
+    is the profile already compiled (the service compiles each profile once, not once per job);
+    ``private_hosts`` lets tests download attachments from their own loopback servers."""
     loaded = loaded or run_pipeline(find_profile(profile_spec))
     store = store or open_store(create=not read_only)
     target = open_qbo(loaded.resolved, store, **target_options)
@@ -80,7 +84,7 @@ def open_session(profile_spec: str, *, store: Store | None = None, read_only: bo
     sources.update({name: QboSource(target) for name, conn in loaded.resolved.connections.items()
                     if conn.connector == "qbo"})
     try:
-        yield Session(loaded, store, target, sources)
+        yield Session(loaded, store, target, sources, private_hosts=private_hosts)
     finally:
         target.client.close()
         for source in sources.values():

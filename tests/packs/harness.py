@@ -66,9 +66,10 @@ class PackRun:
 
 @contextmanager
 def pack_run(profile: Path | str, *, products: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-             store_path: Path | None = None, preset: str = "fr", config: Mapping[str, Any] | None = None
-             ) -> Iterator[PackRun]:
-    """A sandbox company (FR preset by default), product fakes by connection name, and a session on ``profile``."""
+             store_path: Path | None = None, preset: str = "fr", config: Mapping[str, Any] | None = None,
+             private_hosts: tuple[str, ...] = ()) -> Iterator[PackRun]:
+    """A sandbox company (FR preset by default), product fakes by connection name, and a session on ``profile``;
+    ``private_hosts`` (e.g. ``127.0.0.1``) allows attachments from the test's own loopback servers."""
     forget_limiters()
     realm = DEFAULT_REALM_IDS[preset]
     app = create_app(SandboxConfig(realms=(RealmSpec(realm, preset),), static_tokens=(TEST_TOKEN,), **(config or {})))
@@ -84,7 +85,7 @@ def pack_run(profile: Path | str, *, products: Mapping[str, Any] | None = None, 
             stack.callback(transport.close)
         try:
             with open_session(str(profile), store=store, transport=bridge, token=TEST_TOKEN, realm=realm,
-                              product_transports=transports) as session:
+                              product_transports=transports, private_hosts=private_hosts) as session:
                 yield PackRun(session, sandbox, store, dict(products or {}), realm)
         finally:
             for key, value in saved.items():

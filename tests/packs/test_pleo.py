@@ -31,6 +31,8 @@ NOEL = PACK / "customers/cabinet-noel.yaml"
 DEMO = PACK / "customers/demo.yaml"
 LUMIERE_ENV = {"LUMIERE_PLEO_TOKEN": pleo.TOKEN}
 NOEL_ENV = {"NOEL_PLEO_TOKEN": pleo.TOKEN}
+# The receipt storage fake is served on loopback, which attachments may reach only when a test says so.
+LOOPBACK = ("127.0.0.1",)
 # The studio's own expense accounts the Pleo fake's categories are booked to (not in the preset chart).
 OWN_ACCOUNTS = (("Voyages et déplacements", "625100"), ("Réceptions", "625700"))
 
@@ -54,7 +56,7 @@ def _run(profile: Path = LUMIERE, env: Mapping[str, str] = LUMIERE_ENV, *, fake:
     with ExitStack() as stack:
         if storage:
             _receipts_at(fake, stack.enter_context(serve_app(pleo.receipt_storage())))
-        run = stack.enter_context(pack_run(profile, products={"pleo": fake}, env=env))
+        run = stack.enter_context(pack_run(profile, products={"pleo": fake}, env=env, private_hosts=LOOPBACK))
         for name, number in OWN_ACCOUNTS:
             run.sandbox.write(run.realm, "Account", {"Name": name, "AcctNum": number, "AccountType": "Expense",
                                                      "AccountSubType": "TravelMeals"}, "create")
