@@ -164,9 +164,16 @@ class ProcrastinateQueue:
             log.warning("job %s was running on a worker that stopped; queued again", job.id)
             await self.app.job_manager.retry_job(job)
 
-    def run_worker(self, *, concurrency: int = 1, name: str | None = None, heartbeat: float = 2.0) -> None:
-        """Work until stopped (SIGINT/SIGTERM finish the running job first)."""
+    def run_worker(self, *, concurrency: int = 1, name: str | None = None, heartbeat: float = 2.0,
+                   wait: bool = True) -> None:
+        """Work until stopped (SIGINT/SIGTERM finish the running job first); ``wait=False`` returns once the
+        queue is empty."""
         self.ensure_schema()
-        self.app.run_worker(queues=[QUEUE], concurrency=concurrency, name=name, wait=True,
+        self.app.run_worker(queues=[QUEUE], concurrency=concurrency, name=name, wait=wait,
                             update_heartbeat_interval=heartbeat, stalled_worker_timeout=self.stalled_after,
-                            install_signal_handlers=True)
+                            install_signal_handlers=wait)
+
+    async def retry_stalled(self) -> None:
+        """Queue again the jobs of workers that stopped sending heartbeats (what the periodic tick does)."""
+        async with self.app.open_async():
+            await self._retry_stalled()

@@ -1,0 +1,96 @@
+"""The queue on PostgreSQL (procrastinate): coalescing, one job per company at a time across workers,
+retries, and the jobs of a worker that died queued again."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from engine.fleet.jobs import JobResult, JobSpec
+from engine.fleet.pgqueue import ProcrastinateQueue
+from engine.fleet.runner import JobFailed
+from engine.store import Store, open_store
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[Store]:
+    store = open_store(pg_url)
+    yield store
+    store.dispose()
+
+
+def test_a_request_for_work_already_queued_joins_the_waiting_job(pg: Store) -> None:
+    queue = ProcrastinateQueue(pg)
+    try:
+        first = queue.defer(JobSpec("p/a", "event", "r1"))
+        assert [queue.defer(JobSpec("p/a", "event", "r1")) for _ in range(20)] == [first] * 20
+        other = queue.defer(JobSpec("p/b", "event", "r1"))
+        assert other != first
+        assert sorted(j.id for j in queue.jobs(states=["queued"])) == sorted([first, other])
+        assert queue.counts(["p/a", "p/b"]) == {"p/a": {"queued": 1}, "p/b": {"queued": 1}}
+    finally:
+        queue.close()
+
+
+def test_jobs_of_one_company_run_one_at_a_time_and_failures_retry_unless_a_user_mistake(pg: Store) -> None:
+    lock = threading.Lock()
+    running: Counter[str] = Counter()
+    peak: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+
+    def run(spec: JobSpec) -> JobResult:
+        calls[spec.profile] += 1
+        if spec.profile == "p/broken":
+            raise JobFailed("the profile does not compile")
+        if spec.profile == "p/flaky" and calls[spec.profile] == 1:
+            raise ConnectionError("QBO unreachable")
+        with lock:
+            running[spec.lock] += 1
+            peak[spec.lock] = max(peak[spec.lock], running[spec.lock])
+        time.sleep(0.1)
+        with lock:
+            running[spec.lock] -= 1
+        return JobResult()
+
+    queue = ProcrastinateQueue(pg, run, max_attempts=3, retry_wait=0)
+    try:
+        for n in range(4):
+            queue.defer(JobSpec(f"p/{n}", "scheduled", "same-company"))
+        queue.defer(JobSpec("p/broken", "scheduled", "r2"))
+        queue.defer(JobSpec("p/flaky", "scheduled", "r3"))
+        for _ in range(20):  # a worker with wait=False stops when nothing is free to take; take what is left
+            queue.run_worker(concurrency=4, wait=False)
+            if not queue.jobs(states=["queued", "retried", "running"]):
+                break
+        states = {j.spec.profile: (j.state, j.attempts) for j in queue.jobs()}
+    finally:
+        queue.close()
+    assert peak["realm:same-company"] == 1
+    assert states["p/broken"] == ("failed", 1)
+    assert states["p/flaky"] == ("done", 2)
+    assert all(states[f"p/{n}"] == ("done", 1) for n in range(4))
+
+
+def test_the_job_of_a_worker_that_stopped_is_queued_again(pg: Store) -> None:
+    queue = ProcrastinateQueue(pg, stalled_after=5)
+    try:
+        job_id = queue.defer(JobSpec("p/a", "scheduled", "r1"))
+        with pg.engine.begin() as conn:  # as a worker SIGKILLed mid-job leaves it: doing, heartbeat gone stale
+            worker = conn.execute(sa.text("INSERT INTO procrastinate_workers (last_heartbeat) "
+                                          "VALUES (now() - interval '1 hour') RETURNING id")).scalar_one()
+            conn.execute(sa.text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w, attempts = 1 "
+                                 "WHERE id = :id"), {"w": worker, "id": job_id})
+        assert [j.state for j in queue.jobs()] == ["running"]
+        asyncio.run(queue.retry_stalled())
+        (job,) = queue.jobs()
+        assert job.id == job_id and job.state == "retried"
+    finally:
+        queue.close()
