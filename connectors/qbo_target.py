@@ -9,15 +9,19 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from connectors.qbo import bulk
+from connectors.qbo.bulk import Criteria
 from connectors.qbo.client import QboClient
 from connectors.qbo.faults import QboFault
 from connectors.qbo.reads import REFERENCE_ENTITIES
 from connectors.qbo.upload import Upload
 from connectors.qbo.writes import WriteRequest, WriteResult
 from engine.context import ReferenceData
-from engine.runtime.ports import TargetWrite, WriteOutcome
+from engine.runtime.ports import LiveReads, TargetWrite, WriteOutcome
 
-__all__ = ["QboSource", "QboTarget"]
+__all__ = ["NOT_IN_CDC", "QboSource", "QboTarget"]
+
+NOT_IN_CDC = ("TaxCode", "TaxRate")  # reference entities QBO's change data capture does not cover
 
 
 class QboTarget:
@@ -39,6 +43,10 @@ class QboTarget:
     def find(self, entity: str, criteria: Mapping[str, Any]) -> Mapping[str, Any] | None:
         return self.client.find(entity, criteria)
 
+    # -- BulkReader: a plan's chunk of reads in a few queries -----------------------------------------
+    def read_many(self, gets: Sequence[tuple[str, str]], finds: Sequence[tuple[str, Criteria]]) -> LiveReads:
+        return LiveReads(records=bulk.get_many(self.client, gets), matches=bulk.find_many(self.client, finds))
+
     def is_voided(self, record: Mapping[str, Any]) -> bool:
         """QBO keeps a voided transaction with zero amounts and "Voided" at the head of its memo."""
         return str(record.get("PrivateNote") or "").startswith("Voided")
@@ -47,9 +55,34 @@ class QboTarget:
         return self.client.preferences()
 
     def fingerprint(self) -> str:
+        """``cdc:SINCE|Entity=HASH,...``: each reference entity this plan read, hashed (ids and SyncTokens), as of
+        QBO's clock SINCE. Without any reference read, a hash of every reference entity."""
+        cache = self.client.reference_data()
+        loaded = tuple(e for e in REFERENCE_ENTITIES if e in cache.loaded())
+        if cache.since is None or not loaded:
+            return self._digest(REFERENCE_ENTITIES)
+        return f"cdc:{cache.since}|" + ",".join(f"{e}={self._digest((e,))}" for e in loaded)
+
+    def is_current(self, fingerprint: str) -> bool:
+        """Whether the reference data a plan was computed against is unchanged (a saved plan's stale check):
+        one change-data-capture call since the plan's reads; the entities CDC does not cover (tax codes and
+        rates), and all of them when CDC reports a change, are read again and hashed."""
+        if not fingerprint.startswith("cdc:"):
+            return self._digest(REFERENCE_ENTITIES) == fingerprint
+        since, _, hashes = fingerprint[4:].partition("|")
+        wanted = dict(part.split("=", 1) for part in hashes.split(",") if "=" in part)
+        entities = [e for e in wanted if e in REFERENCE_ENTITIES]
+        covered = [e for e in entities if e not in NOT_IN_CDC]
+        try:
+            quiet = not covered or not self.client.cdc(covered, since).changes
+        except QboFault:  # past CDC's 30 days, or a cursor QBO refuses: hash instead
+            quiet = False
+        return all(self._digest((e,)) == wanted[e] for e in entities if e in NOT_IN_CDC or not quiet)
+
+    def _digest(self, entities: Sequence[str]) -> str:
         cache = self.client.reference_data()
         digest = hashlib.sha256()
-        for entity in REFERENCE_ENTITIES:
+        for entity in entities:
             for record in sorted(cache.records(entity), key=lambda r: str(r.get("Id"))):
                 digest.update(f"{entity}:{record.get('Id')}:{record.get('SyncToken')}\n".encode())
         return digest.hexdigest()[:16]

@@ -179,6 +179,12 @@ class ReferenceCache:
         self._index: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self._lock = threading.RLock()
         self.loads = 0  # how many entity lists were fetched (tests check the cache works)
+        self.since: str | None = None  # QBO's clock at the first answer: what CDC asks about since this data
+
+    def loaded(self) -> tuple[str, ...]:
+        """The entities read so far (a plan's fingerprint covers these)."""
+        with self._lock:
+            return tuple(self._records)
 
     def records(self, entity: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -186,9 +192,24 @@ class ReferenceCache:
                 if entity == "Preferences":
                     self._records[entity] = [self._client.preferences()]
                 else:
-                    self._records[entity] = list(self._client.query_all(entity, include_inactive=True))
+                    self._records[entity] = self._read_all(entity)
                 self.loads += 1
             return self._records[entity]
+
+    def _read_all(self, entity: str) -> list[dict[str, Any]]:
+        """Every record, inactive too, page after page; notes the server's time of the first answer."""
+        where = _with_inactive(entity, "")
+        size = self._client.settings.page_size
+        rows: list[dict[str, Any]] = []
+        while True:
+            text = select(entity, where, start=len(rows) + 1, size=size)
+            data = self._client.call(Call("POST", "query", body=text.encode("utf-8"), content_type="application/text"))
+            if self.since is None and data.get("time"):
+                self.since = str(data["time"])
+            page: list[dict[str, Any]] = (data.get("QueryResponse") or {}).get(entity) or []
+            rows.extend(page)
+            if len(page) < size:
+                return rows
 
     def load(self, entities: Iterable[str] = REFERENCE_ENTITIES) -> ReferenceCache:
         """Fetch several entities up front (e.g. at the start of a run)."""

@@ -23,7 +23,7 @@ from engine.errors import PasserelleError, RuleError
 from engine.runtime.canonical import payload_hash, request_id, to_plain
 from engine.runtime.history import finish_run, progress_run, record_error, resolve_errors, start_run
 from engine.runtime.ledger import StoreLedger
-from engine.runtime.plan import Change, Plan
+from engine.runtime.plan import Change, Plan, payload_digest
 from engine.runtime.ports import Attacher, Fetcher, LedgerEntry, Target, TargetWrite, WriteOutcome, Writer
 from engine.store import Store
 from engine.store.tables import outbox
@@ -73,7 +73,8 @@ def _substitute(value: Any, state: _State) -> Any:
 def check_fresh(plan: Plan, target: Target, store: Store) -> None:
     """Refuse a saved plan whose target moved since it was computed (reference data or SyncTokens)."""
     problems = []
-    if target.fingerprint() != plan.fingerprint:
+    is_current = getattr(target, "is_current", None)  # a target may check its fingerprint more cheaply
+    if not (is_current(plan.fingerprint) if is_current is not None else target.fingerprint() == plan.fingerprint):
         problems.append("the QBO company's reference data (accounts, items, customers, tax codes ...) changed")
     done = _done_requests(store, plan.key)
     for change in plan.changes:
@@ -246,7 +247,15 @@ class _Applier:
                                                                 _blank(change)).fields)
         return LedgerEntry(flow=change.flow, source_key=change.key, target_entity=change.entity,
                            target_id=str(record.get("Id") or change.target_id or ""), sync_token=_token(record, change),
-                           payload_hash=state or change.payload_hash, fields=fields, state=state)
+                           payload_hash=state or self._sent_hash(change, write), fields=fields, state=state)
+
+    def _sent_hash(self, change: Change, write: TargetWrite) -> str | None:
+        """The hash of what was sent: the plan's, unless placeholders became ids on the way. The next plan
+        hashes the payload with those ids, so the record is unchanged without a read of QBO."""
+        if change.payload_hash is None or change.payload is None or write.payload == change.payload:
+            return change.payload_hash
+        attachments = change.attachments if change.connection not in self.writers else ()
+        return payload_digest(to_plain(write.payload), change.entity, tuple(attachments))
 
     def record_plan_errors(self) -> None:
         """Records the plan could not map (a missing account, a table gap ...) join the error history too."""

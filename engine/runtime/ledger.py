@@ -15,7 +15,7 @@ from engine.store.tables import ledger as ledger_table
 
 __all__ = ["CACHE_SIZE", "StoreLedger"]
 
-CACHE_SIZE = 512  # entries kept in memory (~16 KB each for a 10-line invoice): two planning chunks
+CACHE_SIZE = 2048  # entries kept in memory (~16 KB each for a 10-line invoice): two planning chunks of 1000
 PREFETCH_CHUNK = 500  # keys per query (under SQLite's bound-parameter limit)
 
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
@@ -26,12 +26,15 @@ from engine.evaluate import Evaluation, evaluate
 from engine.pipeline import Loaded
 from engine.runtime.canonical import canonical_json, request_id, to_plain
 from engine.runtime.compare import diff_fields, same
-from engine.runtime.ports import LedgerEntry, Source, Target
+from engine.runtime.ports import Criteria, LedgerEntry, LiveReads, Source, Target
 
-__all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "flow_order", "make_plan"]
+__all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "PlanProgress", "flow_order", "make_plan",
+           "payload_digest"]
 
 PLAN_VERSION = 1
-PLAN_CHUNK = 200  # source records whose ledger entries are read in one query
+# Source records planned together: their ledger entries are read in one query, and the target's live state
+# and match lookups in a few bulk queries (QBO answers up to 1000 rows a page).
+PLAN_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,39 @@ class PlanOptions:
     manual: bool = False       # a manual run ignores suspension
 
 
+@dataclass(frozen=True)
+class PlanProgress:
+    """How far a plan got, reported after each chunk (a plan of a large first sync takes a while)."""
+
+    flow: str
+    read: int      # source records read so far, every flow
+    changes: int   # creates, updates, adopts ... so far
+    matched: int   # records found in the target already (adopted)
+    unchanged: int
+
+
+ProgressCallback = Callable[[PlanProgress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mapped:
+    """One record of a chunk, mapped; ``recheck`` when it read its own flow's ledger, so it is mapped
+    again once the records before it are planned (it may refer to one of them)."""
+
+    result: Evaluation
+    first: str | None
+    record: Mapping[str, Any] | None = None  # kept only when recheck
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A QBO write's plain payload, attachments and hash: computed once, to decide reads and the change."""
+
+    payload: Any
+    attachments: tuple[Any, ...]
+    digest: str
+
+
 def flow_order(flows: Mapping[str, CompiledFlow]) -> list[CompiledFlow]:
     """Flows so that each comes after those it depends on (declared, or read through `ref: {flow}`)."""
     deps: dict[str, set[str]] = {name: set(f.flow.depends_on) for name, f in flows.items()}
@@ -123,8 +159,11 @@ class _PlanLedger:
         self.ledger = ledger
         self.planned: dict[tuple[str, str], Mapping[str, Any]] = {}
         self.adopted: dict[tuple[str, str], str] = {}  # matched in the target: its id is known already
+        self.watch: str | None = None  # the flow being mapped ahead of planning
+        self.touched = False           # a read of the watched flow happened
 
     def target_id(self, flow: str, key: str) -> str | None:
+        self.touched = self.touched or flow == self.watch
         found = self.ledger.target_id(flow, key)
         if found is None and (flow, key) in self.adopted:
             return self.adopted[(flow, key)]
@@ -133,6 +172,7 @@ class _PlanLedger:
         return found
 
     def target_field(self, flow: str, key: str, name: str) -> Any:
+        self.touched = self.touched or flow == self.watch
         found = self.ledger.target_field(flow, key, name)
         if found is None and (flow, key) in self.planned:
             return self.planned[(flow, key)].get(name)
@@ -152,6 +192,71 @@ class _Planner:
         self.profile = loaded.profile.name if loaded.profile else loaded.pack.meta.name
         self.key = loaded.resolved.key
         self.qbo = {name for name, conn in loaded.resolved.connections.items() if conn.connector == "qbo"}
+        self.live = LiveReads()
+        self.matched = 0
+
+    # -- a chunk: map every record, read what planning them needs in bulk, then plan them in order ----------
+    def map(self, flow: CompiledFlow, frozen: Mapping[str, Any], duplicates: Mapping[tuple[str, str], str]) -> _Mapped:
+        settings, options = self.loaded.compiled.settings, self.options
+        identity = _identity(flow, frozen, settings, options) if duplicates else None
+        first = duplicates.get(identity) if identity is not None else None
+        self.view.watch, self.view.touched = flow.name, False
+        result = evaluate(flow, frozen, settings, refs=self.refs, ledger=self.view, now=options.today,
+                          manual=options.manual, duplicate_of=first)
+        self.view.watch = None
+        return _Mapped(result, first, frozen if self.view.touched else None)
+
+    def remap(self, flow: CompiledFlow, item: _Mapped) -> Evaluation:
+        """The record mapped again, now that the records before it are planned."""
+        if item.record is None:
+            return item.result
+        return evaluate(flow, item.record, self.loaded.compiled.settings, refs=self.refs, ledger=self.view,
+                        now=self.options.today, manual=self.options.manual, duplicate_of=item.first)
+
+    def prepare(self, flow: CompiledFlow, result: Evaluation) -> _Prepared | None:
+        if result.action != "write" or flow.flow.target.connection not in self.qbo:
+            return None
+        payload = to_plain(result.payload)
+        attachments = tuple(to_plain(a) for a in result.attachments)
+        return _Prepared(payload, attachments, payload_digest(payload, result.entity, attachments))
+
+    def read_ahead(self, flow: CompiledFlow, mapped: list[_Mapped], prepared: list[_Prepared | None]) -> None:
+        """One bulk read for the chunk: live state of the ledger's records whose payload moved (and of those to
+        void or delete), match lookups of new ones. Unchanged records cost nothing; answers not given here
+        are read one by one later, so the plan is the same either way."""
+        read_many = getattr(self.target, "read_many", None)
+        self.live = LiveReads()
+        if read_many is None or flow.flow.target.connection not in self.qbo:
+            return
+        gets: list[tuple[str, str]] = []
+        finds: list[tuple[str, Criteria]] = []
+        for item, ready in zip(mapped, prepared, strict=True):
+            result = item.result
+            if item.record is not None or self._out_of_scope(result) is not None:
+                continue
+            if self.options.record is not None and result.key != self.options.record:
+                continue
+            entry = self.ledger.get(flow.name, result.key or "?")
+            if entry is not None and entry.target_id:
+                if result.action in ("void", "delete") or (ready is not None and ready.digest != entry.payload_hash
+                                                           and flow.flow.operations.update):
+                    gets.append((entry.target_entity, entry.target_id))
+            elif result.action == "write":
+                criteria = _criteria(_match(result))
+                if criteria is not None:
+                    finds.append((result.entity, criteria))
+        if gets or finds:
+            self.live = read_many(gets, finds)
+
+    def _get(self, entity: str, entity_id: str) -> Mapping[str, Any] | None:
+        key = (entity, entity_id)
+        return self.live.records[key] if key in self.live.records else self.target.get(entity, entity_id)
+
+    def _find(self, entity: str, match: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        criteria = _criteria(match)
+        if criteria is not None and (entity, criteria) in self.live.matches:
+            return self.live.matches[(entity, criteria)]
+        return self.target.find(entity, match)
 
     def _start_date(self) -> str | None:
         sched = self.loaded.resolved.schedule
@@ -166,16 +271,22 @@ class _Planner:
         number = (result.payload or {}).get("DocNumber") if result.payload else None
         return str(number) if number else f"{flow.name} {result.key}"
 
-    def change_for(self, flow: CompiledFlow, result: Evaluation) -> Change | None:
+    def _out_of_scope(self, result: Evaluation) -> str | None:
+        """A suspended run, or a record before the start date, is out of scope: even a record that cannot be
+        mapped is then a skip, not an error for the history."""
+        if self.options.suspended_until and not self.options.manual and self.options.today < self.options.suspended_until:
+            return f"automatic sync suspended until {self.options.suspended_until}"
+        if self.start and result.date and result.date < self.start:
+            return f"dated {result.date}, before the start date {self.start}"
+        return None
+
+    def change_for(self, flow: CompiledFlow, result: Evaluation, prepared: _Prepared | None = None) -> Change | None:
         key = result.key or "?"
         base: dict[str, Any] = {"flow": flow.name, "entity": result.entity, "key": key,
                                 "connection": flow.flow.target.connection}
-        # A suspended run, or a record before the start date, is out of scope: even a record that cannot be
-        # mapped is then a skip, not an error for the history.
-        if self.options.suspended_until and not self.options.manual and self.options.today < self.options.suspended_until:
-            return Change("skip", **base, reason=f"automatic sync suspended until {self.options.suspended_until}")
-        if self.start and result.date and result.date < self.start:
-            return Change("skip", **base, reason=f"dated {result.date}, before the start date {self.start}")
+        out_of_scope = self._out_of_scope(result)
+        if out_of_scope is not None:
+            return Change("skip", **base, reason=out_of_scope)
         if result.action == "error":
             err = result.error
             detail = {"code": err.code, "message": err.message, "where": str(err.loc) if err and err.loc else None} \
@@ -191,7 +302,7 @@ class _Planner:
             if entry.state == result.action + "ed" or entry.payload_hash == f"{result.action}ed":
                 self.unchanged[result.entity] += 1
                 return None
-            live = self.target.get(entry.target_entity, entry.target_id) if base["connection"] in self.qbo else None
+            live = self._get(entry.target_entity, entry.target_id) if base["connection"] in self.qbo else None
             if base["connection"] in self.qbo and (live is None or _already_voided(self.target, live)):
                 # Deleted or voided in QBO already (by a user, or our own earlier write): nothing to send back.
                 self.unchanged[result.entity] += 1
@@ -200,7 +311,7 @@ class _Planner:
             return Change(result.action, **{**base, "entity": entry.target_entity}, label=entry.target_id,
                           target_id=entry.target_id,
                           sync_token=str(live.get("SyncToken")) if live else entry.sync_token, request_id=rid)
-        return self._write(flow, result, entry, base)
+        return self._write(flow, result, entry, base, prepared)
 
     def _product_write(self, flow: CompiledFlow, result: Evaluation, entry: LedgerEntry | None,
                        base: dict[str, Any]) -> Change | None:
@@ -228,27 +339,27 @@ class _Planner:
                       request_id=rid, diffs=diffs, owned_fields=flow.flow.operations.owned_fields or tuple(payload))
 
     def _write(self, flow: CompiledFlow, result: Evaluation, entry: LedgerEntry | None,
-               base: dict[str, Any]) -> Change | None:
-        payload = to_plain(result.payload)
-        attachments = tuple(to_plain(a) for a in result.attachments)
+               base: dict[str, Any], prepared: _Prepared | None = None) -> Change | None:
+        if base["connection"] not in self.qbo:
+            attachments = tuple(to_plain(a) for a in result.attachments)
+            return self._product_write(flow, result, entry, {**base, "attachments": attachments} if attachments
+                                       else base)
+        ready = prepared or self.prepare(flow, result)
+        assert ready is not None
+        payload, attachments, digest = ready.payload, ready.attachments, ready.digest
         creates = tuple({"entity": c.entity, "by": c.by, "value": c.value, "fields": to_plain(c.fields),
                          "placeholder": c.placeholder} for c in result.creates)
-        hashed = {"payload": payload, "entity": result.entity}
         if attachments:
-            hashed["attachments"] = list(attachments)
             base = {**base, "attachments": attachments}
-        digest = _digest(hashed)
         owned = flow.flow.operations.owned_fields or tuple(payload)
         label = self.label(flow, result)
-        if base["connection"] not in self.qbo:
-            return self._product_write(flow, result, entry, base)
         if entry is not None and entry.target_id:
             if entry.payload_hash == digest:
                 self.unchanged[result.entity] += 1
                 return None
             if not flow.flow.operations.update:
                 return Change("skip", **base, label=label, reason="updates are off for this flow")
-            live = self.target.get(entry.target_entity, entry.target_id)
+            live = self._get(entry.target_entity, entry.target_id)
             if live is None:
                 return Change("conflict", **base, label=label, target_id=entry.target_id,
                               reason=f"{entry.target_entity} {entry.target_id} no longer exists in the target")
@@ -266,10 +377,11 @@ class _Planner:
             return Change("update", **base, label=entry.target_id, target_id=entry.target_id, sync_token=token,
                           payload=payload, payload_hash=digest, request_id=rid, diffs=diffs, creates=creates,
                           owned_fields=owned)
-        match = {k: to_plain(v) for k, v in result.match if v not in (None, "")}
+        match = _match(result)
         if match and not any(isinstance(v, str) and v.startswith("$") for v in match.values()):
-            found = self.target.find(result.entity, match)
+            found = self._find(result.entity, match)
             if found is not None:
+                self.matched += 1
                 self.view.planned[(flow.name, base["key"])] = payload
                 self.view.adopted[(flow.name, base["key"])] = str(found.get("Id"))
                 diffs = tuple(FieldChange(*d) for d in diff_fields(found, payload, owned))
@@ -294,8 +406,11 @@ def _already_voided(target: Target, record: Mapping[str, Any]) -> bool:
 
 
 def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], ledger: Any,
-              options: PlanOptions | None = None) -> Plan:
-    """The plan of one profile's sync. Reads only."""
+              options: PlanOptions | None = None, *, progress: ProgressCallback | None = None) -> Plan:
+    """The plan of one profile's sync. Reads only.
+
+    Each flow's records go in chunks: mapped, then the chunk's target reads done in bulk (when the
+    target can), then planned one by one in source order. ``progress`` hears after every chunk."""
     options = options or PlanOptions()
     compiled = loaded.compiled
     if not loaded.resolved.enabled:
@@ -305,27 +420,55 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
                     changes=(), unchanged={}, first_sync=False, enabled=False)
     planner = _Planner(loaded, target, ledger, options)
     changes: list[Change] = []
+    read = 0
     for flow in flow_order(compiled.flows):
         source = sources.get(flow.flow.source.connection)
         if not flow.enabled or source is None:
             continue
         duplicates = _duplicates(flow, source, compiled.settings, options) if flow.unique is not None else {}
-        for frozen in _prefetched(_records(source, flow, options), flow, ledger, compiled.settings, options):
-            identity = _identity(flow, frozen, compiled.settings, options) if duplicates else None
-            first = duplicates.get(identity) if identity is not None else None
-            result = evaluate(flow, frozen, compiled.settings, refs=planner.refs, ledger=planner.view,
-                              now=options.today, manual=options.manual, duplicate_of=first)
-            if options.record is not None and result.key != options.record:
-                continue
-            change = _unique_policy(flow, result, first) or planner.change_for(flow, result)
-            if change is not None:
-                if first is not None and change.action in ("create", "update", "adopt"):
-                    change = replace(change, reason=f"possible duplicate of {flow.name} {first}")
-                changes.append(change)
+        for chunk in _chunks(_records(source, flow, options), flow, ledger, compiled.settings, options):
+            mapped = [planner.map(flow, frozen, duplicates) for frozen in chunk]
+            prepared = [planner.prepare(flow, item.result) for item in mapped]
+            planner.read_ahead(flow, mapped, prepared)
+            for item, ready in zip(mapped, prepared, strict=True):
+                result = planner.remap(flow, item)
+                if options.record is not None and result.key != options.record:
+                    continue
+                first = item.first
+                change = _unique_policy(flow, result, first) or planner.change_for(
+                    flow, result, ready if result is item.result else None)
+                if change is not None:
+                    if first is not None and change.action in ("create", "update", "adopt"):
+                        change = replace(change, reason=f"possible duplicate of {flow.name} {first}")
+                    changes.append(change)
+            read += len(chunk)
+            planner.live = LiveReads()
+            if progress is not None:
+                progress(PlanProgress(flow.name, read, len(changes), planner.matched, sum(planner.unchanged.values())))
     first_sync = not any(_has_entries(ledger, f) for f in compiled.flows)
     return Plan(profile=planner.profile, pack=loaded.pack.meta.name, pack_version=loaded.pack.meta.version,
                 created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), fingerprint=target.fingerprint(),
                 changes=tuple(changes), unchanged=dict(planner.unchanged), first_sync=first_sync)
+
+
+def _match(result: Evaluation) -> dict[str, Any]:
+    return {k: to_plain(v) for k, v in result.match if v not in (None, "")}
+
+
+def _criteria(match: Mapping[str, Any]) -> Criteria | None:
+    """A match as a lookup key for bulk reads; None when a value is not text (read alone)."""
+    if not match or not all(isinstance(v, str) and not v.startswith("$") for v in match.values()):
+        return None
+    return tuple(match.items())
+
+
+def payload_digest(payload: Any, entity: str, attachments: tuple[Any, ...] = ()) -> str:
+    """A write's ``payload_hash``: of its plain payload, entity and attachments (the ledger keeps it to tell
+    an unchanged record without reading QBO)."""
+    hashed: dict[str, Any] = {"payload": payload, "entity": entity}
+    if attachments:
+        hashed["attachments"] = list(attachments)
+    return _digest(hashed)
 
 
 def _digest(plain: Any) -> str:
@@ -334,10 +477,11 @@ def _digest(plain: Any) -> str:
                           .encode()).hexdigest()
 
 
-def _prefetched(records: Iterable[Mapping[str, Any]], flow: CompiledFlow, ledger: Any,
-                settings: Mapping[str, Any], options: PlanOptions) -> Iterator[Mapping[str, Any]]:
-    """The source's records, frozen, in order; before each chunk is planned its ledger entries are read in
-    one query (``ledger.prefetch``), so planning never holds more than a chunk of the ledger in memory.
+def _chunks(records: Iterable[Mapping[str, Any]], flow: CompiledFlow, ledger: Any,
+            settings: Mapping[str, Any], options: PlanOptions) -> Iterator[list[Mapping[str, Any]]]:
+    """The source's records, frozen, in order, a chunk at a time; each chunk's ledger entries are read in
+    one query first (``ledger.prefetch``), so planning never holds more than a chunk or two of the
+    ledger in memory.
 
     A record whose key cannot be computed here (an error the evaluation will report) is simply not
     prefetched: ``ledger.get`` then reads it alone."""
@@ -347,7 +491,7 @@ def _prefetched(records: Iterable[Mapping[str, Any]], flow: CompiledFlow, ledger
         if prefetch is not None:
             keys = [key for key in (_key(flow, record, settings, options) for record in chunk) if key is not None]
             prefetch(flow.name, keys)
-        yield from chunk
+        yield chunk
 
 
 def _key(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[str, Any],

@@ -12,7 +12,10 @@ from typing import Any, Protocol
 
 from engine.context import ReferenceData
 
-__all__ = ["Attacher", "Fetcher", "LedgerEntry", "Source", "Target", "TargetWrite", "WriteOutcome", "Writer"]
+__all__ = ["Attacher", "BulkReader", "Fetcher", "LedgerEntry", "LiveReads", "Source", "Target", "TargetWrite",
+           "WriteOutcome", "Writer"]
+
+Criteria = tuple[tuple[str, Any], ...]  # a match lookup: ((field, value), ...)
 
 
 class Target(Protocol):
@@ -27,6 +30,22 @@ class Target(Protocol):
     def fingerprint(self) -> str:
         """A hash of the reference data a plan was computed against (to refuse stale saved plans)."""
         ...
+
+
+@dataclass(frozen=True)
+class LiveReads:
+    """What a bulk read found for one chunk of a plan: records by ``(entity, id)`` and match lookups by
+    ``(entity, criteria)``, None meaning "not there". A pair left out was not answered: read it alone."""
+
+    records: Mapping[tuple[str, str], Mapping[str, Any] | None] = field(default_factory=dict)
+    matches: Mapping[tuple[str, Criteria], Mapping[str, Any] | None] = field(default_factory=dict)
+
+
+class BulkReader(Protocol):
+    """A target that reads many records and match lookups at once, so a plan costs a few requests per
+    chunk instead of one per record. Optional: a plain ``Target`` is read one record at a time."""
+
+    def read_many(self, gets: Sequence[tuple[str, str]], finds: Sequence[tuple[str, Criteria]]) -> LiveReads: ...
 
 
 class Source(Protocol):
