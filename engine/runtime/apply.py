@@ -195,6 +195,9 @@ class _Applier:
 
     # -- steps -------------------------------------------------------------------------------------
     def create_references(self) -> None:
+        """Referenced records (customers, items ...) first, in batches, up to CONCURRENT_BATCHES in flight:
+        they do not depend on each other, and every later write may need their ids."""
+        todo: list[tuple[Mapping[str, Any], TargetWrite]] = []
         for create in self._creates():
             fields = to_plain(create["fields"])
             write = TargetWrite(entity=create["entity"], operation="create", payload=fields,
@@ -202,19 +205,31 @@ class _Applier:
                                                       f"{create['value']}", "create", payload_hash(fields)),
                                 flow=f"ref:{create['entity']}", source_key=str(create["value"]),
                                 match={create["by"]: create["value"]})
-            outcome = self._send(write)
-            if outcome.ok and outcome.record is not None:
-                self.state.ids[create["placeholder"]] = str(outcome.record.get("Id"))
-                remember = getattr(self.writer, "remember", None)
-                if remember is not None:
-                    remember(create["entity"], outcome.record)
-                self.state.counts["created_references"] += 1
+            previous = self._enqueue(write)
+            if previous is not None:
+                self._reference_done(create, WriteOutcome(write, True, record=previous))
             else:
-                why = f"{create['entity']} {create['by']}={create['value']!r} could not be created: {outcome.message}"
-                self.state.failed[create["placeholder"]] = why
-                self.state.failures.append((write.flow, write.source_key, why))
-            self._settle(outcome, None)
-            self.tick(f"{create['entity']} {create['value']}")
+                todo.append((create, write))
+        batches = [todo[start:start + BATCH_SIZE] for start in range(0, len(todo), BATCH_SIZE)]
+        sent = self.pool.map(lambda batch: _send_batch(self.writer, [w for _, w in batch]), batches)
+        for batch, outcomes in zip(batches, sent, strict=True):
+            for (create, _), outcome in zip(batch, outcomes, strict=True):
+                self._reference_done(create, outcome)
+
+    def _reference_done(self, create: Mapping[str, Any], outcome: WriteOutcome) -> None:
+        write = outcome.write
+        if outcome.ok and outcome.record is not None:
+            self.state.ids[create["placeholder"]] = str(outcome.record.get("Id"))
+            remember = getattr(self.writer, "remember", None)
+            if remember is not None:
+                remember(create["entity"], outcome.record)
+            self.state.counts["created_references"] += 1
+        else:
+            why = f"{create['entity']} {create['by']}={create['value']!r} could not be created: {outcome.message}"
+            self.state.failed[create["placeholder"]] = why
+            self.state.failures.append((write.flow, write.source_key, why))
+        self._settle(outcome, None)
+        self.tick(f"{create['entity']} {create['value']}")
 
     def writer_for(self, connection: str) -> Writer:
         """Product write-backs go to their connection's writer; everything else to the QBO writer."""
