@@ -64,16 +64,18 @@ connections:
 """
 
 
-def iter_invoices(count: int, seed: int = 11, offset: int = 0) -> Iterator[dict[str, Any]]:
-    """FreshBooks invoices; invoice n has a new customer when n % 10 == 3 and a new item when n % 10 == 7."""
+def iter_invoices(count: int, seed: int = 11, offset: int = 0, *, new: bool = True) -> Iterator[dict[str, Any]]:
+    """FreshBooks invoices; invoice n has a new customer when n % 10 == 3 and a new item when n % 10 == 7
+    (with ``new``; else every customer and item exists already)."""
     rng = random.Random(seed)
+    new_customer, new_item = (3, 7) if new else (-1, -1)
     for n in range(offset, offset + count):
         lines = []
         for i in range(10):
             qty = rng.choice(["1", "2", "3", "0.5"])
             unit = f"{rng.randint(1, 50000) / 100:.2f}"
             tax = rng.choice(TAXES)
-            name = f"New product {n}" if n % 10 == 7 and i == 0 else rng.choice(ITEMS)
+            name = f"New product {n}" if n % 10 == new_item and i == 0 else rng.choice(ITEMS)
             lines.append({"lineid": i + 1, "name": name, "description": rng.choice(["", "Work done", None]),
                           "qty": qty, "unit_cost": {"amount": unit, "code": "EUR"}, "taxName1": tax,
                           "taxAmount1": RATES[tax]})
@@ -81,7 +83,7 @@ def iter_invoices(count: int, seed: int = 11, offset: int = 0) -> Iterator[dict[
                                                                                / 100)).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_UP) for ln in lines)
         created = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 360))
-        fname, lname = (f"New{n}", "Client") if n % 10 == 3 else (rng.choice(FIRST), rng.choice(LAST))
+        fname, lname = (f"New{n}", "Client") if n % 10 == new_customer else (rng.choice(FIRST), rng.choice(LAST))
         yield {"invoiceid": 100000 + n, "invoice_number": str(5000 + n),
                "v3_status": rng.choices(["paid", "sent", "viewed", "draft"], [40, 30, 25, 5])[0],
                "create_date": created.isoformat(), "due_date": (created + dt.timedelta(days=30)).isoformat(),
@@ -90,11 +92,11 @@ def iter_invoices(count: int, seed: int = 11, offset: int = 0) -> Iterator[dict[
                "discount_total": {"amount": "0"}, "lines": lines}
 
 
-def write_invoices(path: Path, count: int, offset: int = 0) -> None:
+def write_invoices(path: Path, count: int, offset: int = 0, *, new: bool = True) -> None:
     """A JSON array written one record at a time (the generator never holds the file's records)."""
     with path.open("w", encoding="utf-8") as out:
         out.write("[\n")
-        for n, record in enumerate(iter_invoices(count, offset=offset)):
+        for n, record in enumerate(iter_invoices(count, offset=offset, new=new)):
             out.write(("," if n else "") + json.dumps(record, ensure_ascii=False) + "\n")
         out.write("]\n")
 
@@ -173,10 +175,10 @@ def run_cli(args: list[str], env: dict[str, str], sandbox: Sandbox | None) -> Cl
     return CliRun(elapsed, usage.ru_maxrss / 1024, after[0] - before[0], after[1] - before[1], text)
 
 
-def _workspace(tmp: Path, count: int, name: str) -> tuple[Path, dict[str, str]]:
+def _workspace(tmp: Path, count: int, name: str, *, new: bool = True) -> tuple[Path, dict[str, str]]:
     folder = tmp / name
     folder.mkdir()
-    write_invoices(folder / "invoices.json", count)
+    write_invoices(folder / "invoices.json", count, new=new)
     (folder / "empty.json").write_text("[]", encoding="utf-8")
     profile = folder / "bench.yaml"
     profile.write_text(PROFILE.format(invoices="invoices.json"), encoding="utf-8")
@@ -228,15 +230,83 @@ def measure_sandbox(records: int, sync_records: int, latency_ms: float, tmp: Pat
     return figures
 
 
+def build_ledger(profile: Path, base: str) -> int:
+    """The ledger of a profile that synced every invoice of its file: what apply would have recorded, hashed
+    against the sandbox's reference data (run in its own process: its memory is not the CLI's)."""
+    import sqlalchemy as sa
+
+    from connectors.qbo_session import open_qbo
+    from connectors.sources import sources_for_pack
+    from engine.build import freeze
+    from engine.evaluate import evaluate
+    from engine.pipeline import run_pipeline
+    from engine.runtime.canonical import to_plain
+    from engine.runtime.plan import payload_digest
+    from engine.store import open_store
+    from engine.store.tables import ledger as ledger_table
+
+    loaded = run_pipeline(profile)
+    store = open_store()
+    target = open_qbo(loaded.resolved, store, token=TOKEN, realm=REALM, env={"PASSERELLE_QBO_BASE_URL": base})
+    refs = target.reference_data()
+    flow = loaded.compiled.flows["invoices"]
+    source = sources_for_pack(loaded.resolved)["product"]
+    now, written, rows = dt.datetime.now(dt.UTC), 0, []
+    with store.engine.begin() as conn:
+        for record in source.records("invoices"):
+            result = evaluate(flow, freeze(record), loaded.compiled.settings, refs=refs, now=dt.date.today().isoformat())
+            if result.action != "write":
+                continue
+            payload = to_plain(result.payload)
+            written += 1
+            rows.append({"profile": loaded.resolved.key, "flow": "invoices", "source_key": result.key,
+                         "target_entity": result.entity, "target_id": str(written), "sync_token": "0",
+                         "payload_hash": payload_digest(payload, result.entity), "fields": payload, "state": None,
+                         "origin": "passerelle", "updated_at": now})
+            if len(rows) == 1000:
+                conn.execute(sa.insert(ledger_table), rows)
+                rows.clear()
+        if rows:
+            conn.execute(sa.insert(ledger_table), rows)
+    target.client.close()
+    return written
+
+
+def measure_memory(records: int, latency_ms: float, tmp: Path) -> dict[str, str]:
+    """Peak RSS of ``passerelle plan`` and ``apply --yes`` of ``records`` invoices the ledger holds already."""
+    sandbox = Sandbox(latency_ms)
+    try:
+        sandbox.seed()
+        profile, env = _workspace(tmp, records, "memory", new=False)
+        env["PASSERELLE_QBO_BASE_URL"] = sandbox.base
+        subprocess.run([sys.executable, "-m", "bench.first_sync", "--build-ledger", str(profile), "--base",
+                        sandbox.base], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        plan = run_cli(["plan", str(profile)], env, sandbox)
+        apply = run_cli(["apply", str(profile), "--yes"], env, sandbox)
+    finally:
+        sandbox.close()
+    label = f"{records // 1000}k" if records >= 1000 else str(records)
+    return {f"cli_plan_peak_mb_{label}": f"{plan.peak_mb:.0f}", f"cli_plan_seconds_{label}": f"{plan.seconds:.1f}",
+            f"cli_plan_qbo_requests_{label}": str(plan.requests),
+            f"cli_apply_peak_mb_{label}": f"{apply.peak_mb:.0f}", f"cli_apply_seconds_{label}": f"{apply.seconds:.1f}"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.first_sync", description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000, help="new invoices of the first plan")
     parser.add_argument("--sync-records", type=int, default=1_000, help="invoices of the first sync (plan + apply)")
     parser.add_argument("--memory-records", type=int, default=100_000, help="invoices of the memory figures (0: none)")
     parser.add_argument("--latency-ms", type=float, default=200)
+    parser.add_argument("--build-ledger", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.build_ledger:
+        print(f"ledger_rows={build_ledger(args.build_ledger, args.base)}")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         figures = measure_sandbox(args.records, args.sync_records, args.latency_ms, Path(tmp))
+        if args.memory_records:
+            figures.update(measure_memory(args.memory_records, args.latency_ms, Path(tmp)))
     for key, value in figures.items():
         print(f"{key}={value}")
     return 0

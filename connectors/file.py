@@ -7,7 +7,6 @@ a ``RuleError`` naming the file and, where known, the line.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -33,31 +32,106 @@ def _format(path: Path, declared: str | None) -> str:
 
 
 def read_records(base_dir: Path, options: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """Yield the records of one file resource (options: path, format, records)."""
+    """Yield the records of one file resource (options: path, format, records), one at a time: a large
+    export is never held whole (a top-level JSON array, NDJSON and CSV stream; a JSON document whose records
+    sit under ``records:`` is parsed whole)."""
     path = base_dir / str(options["path"])
     display = str(path)
+    kind = _format(path, options.get("format"))
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="" if kind == "csv" else None) as handle:
+            if kind == "csv":
+                yield from csv.DictReader(handle)
+            elif kind == "ndjson":
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield _object(_parse(line, display, number), display, number)
+            elif options.get("records"):
+                yield from _document(handle.read(), display, str(options["records"]))
+            else:
+                yield from _array(handle, display)
     except OSError as exc:
         raise PasserelleError([RuleError("E130", f"cannot read records: {exc.strerror}", Loc(display))]) from None
     except UnicodeDecodeError:
         raise PasserelleError([RuleError("E130", "records file is not UTF-8", Loc(display))]) from None
-    kind = _format(path, options.get("format"))
-    if kind == "csv":
-        yield from csv.DictReader(io.StringIO(text))
-        return
-    if kind == "ndjson":
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                yield _object(_parse(line, display, number), display, number)
-        return
-    data = _dig(_parse(text, display, 0), options.get("records"))
+
+
+def _document(text: str, display: str, records: str | None) -> Iterator[dict[str, Any]]:
+    data = _dig(_parse(text, display, 0), records)
     if isinstance(data, Mapping):
         data = [data]
     if not isinstance(data, list):
         raise PasserelleError([RuleError("E130", "expected a list of records", Loc(display, 1, 1))])
     for record in data:
         yield _object(record, display, 0)
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+_BLOCK = 1 << 20
+_SPACE = " \t\r\n"
+
+
+class _Broken(Exception):
+    """The text is not the JSON array it started as."""
+
+
+class _Reader:
+    """A sliding window over a text file for decoding one JSON value at a time."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle, self.buffer, self.position, self.eof = handle, "", 0, False
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        more = self.handle.read(_BLOCK)
+        self.eof = not more
+        self.buffer, self.position = self.buffer[self.position:] + more, 0
+        return bool(more)
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end)."""
+        while True:
+            while self.position < len(self.buffer) and self.buffer[self.position] in _SPACE:
+                self.position += 1
+            if self.position < len(self.buffer) or not self._more():
+                return self.buffer[self.position:self.position + 1]
+
+    def value(self) -> Any:
+        while True:
+            try:
+                value, self.position = _DECODER.raw_decode(self.buffer, self.position)
+                return value
+            except json.JSONDecodeError:
+                if not self._more():
+                    raise _Broken from None
+
+
+def _array(handle: Any, display: str) -> Iterator[dict[str, Any]]:
+    """The records of a top-level JSON array, decoded one at a time. Anything else (a single object, a
+    syntax error) is parsed whole, so errors name the line and column as before."""
+    reader = _Reader(handle)
+    try:
+        if reader.peek() != "[":
+            raise _Broken
+        reader.position += 1
+        if reader.peek() == "]":
+            reader.position += 1
+        else:
+            while True:
+                reader.peek()
+                yield _object(reader.value(), display, 0)
+                separator = reader.peek()
+                reader.position += 1
+                if separator == "]":
+                    break
+                if separator != ",":
+                    raise _Broken
+        if reader.peek() != "":
+            raise _Broken
+    except _Broken:
+        handle.seek(0)
+        yield from _document(handle.read(), display, None)
 
 
 def _parse(text: str, display: str, line: int) -> Any:
