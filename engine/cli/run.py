@@ -11,7 +11,7 @@ import click
 
 from engine.cli.check import stop_on_blocking_checks
 from engine.cli.output import handle_errors
-from engine.cli.progress import progress_reporter
+from engine.cli.progress import plan_progress, progress_reporter
 from engine.cli.session import Session, open_session
 from engine.errors import PasserelleError, RuleError
 from engine.runtime.apply import ApplyReport, apply_plan, check_fresh
@@ -43,6 +43,12 @@ def _report(report: ApplyReport) -> None:
         click.echo("See `passerelle errors list`; fix, then `passerelle errors resync ID` or run again.", err=True)
 
 
+def _plan(session: Session, record: str | None = None) -> Plan:
+    """A fresh plan, its progress shown while it runs (Ctrl-C stops it: a plan writes nothing)."""
+    with plan_progress() as progress:
+        return session.plan(record=record, progress=progress)
+
+
 def _apply(session: Session, plan: Plan) -> ApplyReport:
     with progress_reporter() as progress:
         report = apply_plan(plan, session.target, session.store, progress=progress, writers=session.writers,
@@ -64,7 +70,7 @@ def _apply(session: Session, plan: Plan) -> ApplyReport:
 def plan(profile: str, as_json: bool, out: Path | None, detailed_exitcode: bool, record: str | None) -> None:
     """Dry run: what a sync would create, update, void or skip in QBO, field by field. Writes nothing."""
     with open_session(profile, read_only=True) as session:
-        result = session.plan(record=record)
+        result = _plan(session, record)
     _show(result, as_json)
     if out is not None:
         out.write_text(plan_to_json(result), encoding="utf-8")
@@ -91,7 +97,7 @@ def apply(target: str, yes: bool, profile_spec: str | None) -> None:
     else:
         with open_session(target) as session:
             stop_on_blocking_checks(session)
-            fresh = session.plan()
+            fresh = _plan(session)  # applied as computed: apply does not plan again
             _show(fresh, False)
             _confirm(fresh, yes)
             report = _apply(session, fresh)
@@ -125,7 +131,7 @@ def sync(profile: str, every: str | None, record: str | None, times: int) -> Non
     while True:
         with open_session(profile) as session:
             stop_on_blocking_checks(session)
-            result = session.plan(record=record)
+            result = _plan(session, record)
             click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
             report = _apply(session, result) if result.has_changes else None
             failed = bool(report and report.failures)

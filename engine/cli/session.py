@@ -15,7 +15,7 @@ from connectors.qbo_target import QboSource, QboTarget
 from connectors.sources import sources_for_pack
 from engine.pipeline import Loaded, find_profile, run_pipeline
 from engine.runtime.ledger import StoreLedger
-from engine.runtime.plan import Plan, PlanOptions, make_plan
+from engine.runtime.plan import Plan, PlanOptions, ProgressCallback, make_plan
 from engine.runtime.suspension import suspended_until
 from engine.store import Store, open_store
 
@@ -62,12 +62,13 @@ class Session:
             if commit is not None:
                 commit()
 
-    def plan(self, *, record: str | None = None, manual: bool = False) -> Plan:
+    def plan(self, *, record: str | None = None, manual: bool = False, progress: ProgressCallback | None = None) -> Plan:
         today = dt.date.today().isoformat()
         options = PlanOptions(today=today, suspended_until=suspended_until(self.store, self.key, today),
                               record=record, manual=manual or record is not None)
         self.last_full_run = record is None and options.suspended_until is None
-        return make_plan(self.loaded, self.target, self.sources, StoreLedger(self.store, self.key), options)
+        return make_plan(self.loaded, self.target, self.sources, StoreLedger(self.store, self.key), options,
+                         progress=progress)
 
 
 @contextmanager

@@ -28,8 +28,8 @@ from engine.runtime.canonical import canonical_json, request_id, to_plain
 from engine.runtime.compare import diff_fields, same
 from engine.runtime.ports import Criteria, LedgerEntry, LiveReads, Source, Target
 
-__all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "PlanProgress", "flow_order", "make_plan",
-           "payload_digest"]
+__all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "PlanProgress", "ProgressCallback",
+           "flow_order", "make_plan", "payload_digest"]
 
 PLAN_VERSION = 1
 # Source records planned together: their ledger entries are read in one query, and the target's live state

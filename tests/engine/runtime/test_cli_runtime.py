@@ -125,3 +125,24 @@ def test_plan_creates_no_state_file(served: Sandbox, tmp_path: Path, monkeypatch
     code, text = run("plan", DEMO)
     assert code == 0 and "First sync: 7 document(s)" in text
     assert not state.exists() and not state.parent.exists()
+
+
+def test_plan_progress_lines_off_a_terminal_and_apply_plans_once(served: Sandbox,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.cli.progress
+    import engine.cli.session
+
+    monkeypatch.setattr(engine.cli.progress, "PLAIN_EVERY", 0.0)
+    code, text = run("plan", DEMO)
+    assert code == 0 and "planning: " in text and "records read (invoices)" in text
+    plans: list[object] = []
+    real = engine.cli.session.make_plan
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        plans.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine.cli.session, "make_plan", counted)
+    code, text = run("apply", DEMO, "--yes")
+    assert code == 0, text
+    assert len(plans) == 1  # the plan shown is the plan applied
