@@ -286,7 +286,9 @@ def measure_memory(records: int, latency_ms: float, tmp: Path) -> dict[str, str]
     finally:
         sandbox.close()
     label = f"{records // 1000}k" if records >= 1000 else str(records)
-    return {f"cli_plan_peak_mb_{label}": f"{plan.peak_mb:.0f}", f"cli_plan_seconds_{label}": f"{plan.seconds:.1f}",
+    return {"cli_plan_peak_mb": f"{plan.peak_mb:.0f}", "cli_apply_peak_mb": f"{apply.peak_mb:.0f}",
+            "cli_memory_records": str(records), f"cli_plan_peak_mb_{label}": f"{plan.peak_mb:.0f}",
+            f"cli_plan_seconds_{label}": f"{plan.seconds:.1f}",
             f"cli_plan_qbo_requests_{label}": str(plan.requests),
             f"cli_apply_peak_mb_{label}": f"{apply.peak_mb:.0f}", f"cli_apply_seconds_{label}": f"{apply.seconds:.1f}"}
 

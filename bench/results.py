@@ -13,7 +13,10 @@ from typing import Any
 
 __all__ = ["MEANING", "TARGETS", "write_results"]
 
-TARGETS = {"mapping_ratio": ("<=", 3.0), "apply_ceiling_ratio": (">=", 0.8), "apply_vs_plain_loop": (">=", 3.0)}
+TARGETS = {"mapping_ratio": ("<=", 3.0), "apply_ceiling_ratio": (">=", 0.8), "apply_vs_plain_loop": (">=", 3.0),
+           "first_plan_requests_per_1k": ("<=", 3.0), "first_plan_records_per_s": (">=", 500.0),
+           "first_sync_docs_per_min": (">=", 1080.0), "replan_1k_unchanged_requests": ("<=", 5.0),
+           "cli_plan_peak_mb": ("<=", 300.0), "cli_apply_peak_mb": ("<=", 300.0)}
 
 MEANING = {
     "validate_ms_rules": "`passerelle validate rules/` (all packs and profiles), median ms",
@@ -24,6 +27,12 @@ MEANING = {
     "apply_ceiling_ratio": "Passerelle / theoretical ceiling (40 batch calls x 30 docs per minute = 1200)",
     "apply_vs_plain_loop": "Passerelle / a plain python-quickbooks loop (one request per document)",
     "webhook_acks_per_s": "webhook notifications acknowledged per second on one core, each under 3 s",
+    "first_plan_requests_per_1k": "`passerelle plan` of new invoices through the CLI: QBO requests per 1000 records",
+    "first_plan_records_per_s": "`passerelle plan` of new invoices through the CLI, sandbox at QBO limits + latency",
+    "first_sync_docs_per_min": "`passerelle apply PROFILE --yes` (plan + apply), documents incl. created refs / min",
+    "replan_1k_unchanged_requests": "`passerelle plan` right after the first sync of 1000 invoices: QBO requests",
+    "cli_plan_peak_mb": "peak RSS of the whole `passerelle plan` process, records already in the ledger, MB",
+    "cli_apply_peak_mb": "peak RSS of the whole `passerelle apply --yes` process, records already in the ledger, MB",
 }
 
 

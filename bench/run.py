@@ -33,7 +33,9 @@ __all__ = ["HEADLINE", "Sizes", "main", "run_piece"]
 # Headline keys in print order; compile_ms_<pack> keys are added in front of these.
 HEADLINE = ("validate_ms_rules", "mapping_ratio", "plan_peak_mb_1k", "plan_peak_mb_10k", "plan_peak_mb_100k",
             "plan_records_per_s", "apply_docs_per_min", "apply_ceiling_ratio", "apply_vs_plain_loop",
-            "webhook_acks_per_s", "sandbox_startup_ms")
+            "webhook_acks_per_s", "sandbox_startup_ms", "first_plan_requests_per_1k", "first_plan_records_per_s",
+            "first_sync_seconds", "first_sync_docs_per_min", "replan_1k_unchanged_requests", "cli_plan_peak_mb",
+            "cli_apply_peak_mb")
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,17 @@ class Sizes:
     apply_window_s: float     # one window (QBO: 60 s; --quick scales it down with the limits)
     plain_docs: int           # documents the python-quickbooks loop sends
     webhook_events: int
+    first_plan_records: int   # bench/first_sync.py: new invoices planned through the CLI
+    first_sync_records: int   # invoices of the first sync (plan + apply) through the CLI
+    memory_records: int       # invoices of the CLI's peak-memory figures
+    latency_ms: float
 
 
-FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3, 60.0, 150, 3000)
-QUICK = Sizes(5, 20_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 2, 15.0, 60, 1000)
-TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20)  # the smoke test: proves it runs
+FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3, 60.0, 150, 3000,
+             10_000, 1_000, 100_000, 200)
+QUICK = Sizes(5, 20_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 2, 15.0, 60, 1000,
+              2_000, 1_000, 20_000, 200)
+TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20, 20, 10, 30, 0)  # the smoke test
 
 
 def run_piece(module: str, args: Sequence[str], *, timeout: float = 900) -> dict[str, str]:
@@ -87,9 +95,9 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
     """Every piece's figures; ``plan_records_per_s`` is the largest size's."""
     figures: dict[str, str] = {}
 
-    def step(name: str, module: str, args: list[str]) -> dict[str, str]:
+    def step(name: str, module: str, args: list[str], timeout: float = 900) -> dict[str, str]:
         start = time.perf_counter()
-        got = run_piece(module, args)
+        got = run_piece(module, args, timeout=timeout)
         if log:
             print(f"# {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
         figures.update(got)
@@ -104,6 +112,9 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
         figures["plan_records_per_s"] = got["plan_records_per_s"]
     step("apply", "apply", ["--window", f"{sizes.apply_window_s:g}", "--windows", str(sizes.apply_windows),
                             "--plain-docs", str(sizes.plain_docs)])
+    step("first sync through the CLI", "first_sync", [
+        "--records", str(sizes.first_plan_records), "--sync-records", str(sizes.first_sync_records),
+        "--memory-records", str(sizes.memory_records), "--latency-ms", f"{sizes.latency_ms:g}"], timeout=3600)
     figures.update(run_webhook(sizes))
     step("sandbox start-up", "sandbox_startup", ["--runs", "5", "--companies", "1", "--companies", "50"])
     return figures
