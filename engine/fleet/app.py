@@ -20,6 +20,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,6 +33,7 @@ from engine.fleet.service import Service
 from engine.fleet.status import fleet_status
 from engine.serve.events import BadNotification, parse_product, parse_qbo
 from engine.serve.signature import product_signature_ok, qbo_signature_ok
+from engine.store.tables import runs
 
 __all__ = ["ADMIN_TOKEN_VARIABLE", "MAX_BODY", "create_app"]
 
@@ -142,10 +144,38 @@ async def add_job(request: Request) -> Response:
     return JSONResponse({"job": job_id}, status_code=202)
 
 
+def _running_progress(service: Service, seen: dict[int, int]) -> list[dict[str, object]]:
+    """Progress of the runs under way in other processes (the fleet's workers), read from the store."""
+    with service.store.engine.connect() as conn:
+        rows = conn.execute(sa.select(runs.c.id, runs.c.profile, runs.c.done, runs.c.total, runs.c.status)
+                            .where(sa.or_(runs.c.status == "running", runs.c.id.in_(list(seen) or [-1])))).all()
+    out: list[dict[str, object]] = []
+    for row in rows:
+        if seen.get(row.id) != row.done:
+            seen[row.id] = row.done
+            out.append({"profile": row.profile, "run": row.id, "done": row.done, "total": row.total,
+                        "status": row.status})
+        if row.status != "running":
+            seen.pop(row.id, None)
+    return out
+
+
 async def status_stream(request: Request) -> Response:
-    """Server-sent events: ``progress`` for each document a run writes (G5); a comment every 15 s."""
+    """Server-sent events: ``progress`` for each document a run writes (G5); a comment every 15 s. With the
+    embedded queue the runs publish here directly; with workers elsewhere the store is read every second."""
     service: Service = request.app.state.service
     queue = service.hub.subscribe()
+    if not service.embedded:
+        seen: dict[int, int] = {}
+
+        async def poll() -> None:
+            while True:
+                for message in await run_in_threadpool(_running_progress, service, seen):
+                    if not queue.full():  # this listener's own queue: other listeners poll for themselves
+                        queue.put_nowait(message)
+                await asyncio.sleep(1.0)
+
+        poller = asyncio.create_task(poll())
 
     async def stream() -> AsyncIterator[bytes]:
         try:
@@ -160,6 +190,8 @@ async def status_stream(request: Request) -> Response:
                 yield f"event: {kind}\ndata: {json.dumps(message, default=str)}\n\n".encode()
         finally:
             service.hub.unsubscribe(queue)
+            if not service.embedded:
+                poller.cancel()
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import procrastinate
 import sqlalchemy as sa
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Job
 from procrastinate.retry import RetryDecision, RetryStrategy
 
@@ -162,7 +162,15 @@ class ProcrastinateQueue:
     async def _retry_stalled(self) -> None:
         for job in await self.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=self.stalled_after):
             log.warning("job %s was running on a worker that stopped; queued again", job.id)
-            await self.app.job_manager.retry_job(job)
+            try:
+                await self.app.job_manager.retry_job(job)
+            except UniqueViolation:
+                # A request for the same work came in meanwhile and waits under the same queueing lock; the
+                # stalled job runs again without it (the two run one after the other under the company lock,
+                # and the second finds nothing left to write).
+                await self.app.connector.execute_query_async(
+                    "UPDATE procrastinate_jobs SET queueing_lock = NULL WHERE id = %(id)s", id=job.id)
+                await self.app.job_manager.retry_job(job)
 
     def run_worker(self, *, concurrency: int = 1, name: str | None = None, heartbeat: float = 2.0,
                    wait: bool = True) -> None:

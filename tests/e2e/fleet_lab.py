@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -260,6 +261,29 @@ class Lab:
     def load(self) -> dict[str, Any]:
         return dict(self.sandbox.load_report())
 
+
+    def listen(self, seconds: float) -> tuple[threading.Thread, list[dict[str, Any]]]:
+        """Read ``GET /status/stream`` for ``seconds`` in a thread; the progress messages land in the list."""
+        received: list[dict[str, Any]] = []
+
+        def read() -> None:
+            deadline = time.monotonic() + seconds
+            try:
+                with httpx.stream("GET", f"{self.service_url}/status/stream", timeout=seconds + 5) as stream:
+                    kind = ""
+                    for line in stream.iter_lines():
+                        if line.startswith("event: "):
+                            kind = line[7:]
+                        elif line.startswith("data: ") and kind == "progress":
+                            received.append(json.loads(line[6:]))
+                        if time.monotonic() > deadline:
+                            break
+            except httpx.HTTPError:
+                pass
+
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        return thread, received
 
     def product_event(self, key: str, event: Mapping[str, Any]) -> httpx.Response:
         """A signed Ogustine webhook to the service, as Ogustine would send it."""

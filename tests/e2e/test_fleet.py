@@ -91,6 +91,7 @@ def test_fleet_on_postgresql_converges_under_sigkill_with_webhooks_and_events(tm
                                                 invoices=INVOICES, latency_ms=15) as lab:
         assert len(lab.profiles) == 40
         lab.start_service(port=int(lab.service_url.rsplit(":", 1)[1]), workers=0)
+        listener, progress = lab.listen(40)  # G5 live progress of runs that workers carry out elsewhere
         for n in range(3):
             lab.start_worker(n)
         time.sleep(3)
@@ -104,6 +105,8 @@ def test_fleet_on_postgresql_converges_under_sigkill_with_webhooks_and_events(tm
         lab.kill(lab.workers[1])           # the second kill
         lab.start_worker(4)
         lab.wait_settled(300)
+        listener.join(timeout=30)
+        assert progress and {"profile", "done", "total"} <= set(progress[0])
         jobs = lab.jobs()
         assert {j["kind"] for j in jobs} >= {"scheduled", "event"}
         _check(lab, tmp_path)
@@ -127,3 +130,18 @@ def test_embedded_service_converges_after_a_sigkill(tmp_path: Path) -> None:
         lab.wait_settled(240)
         _check(lab, tmp_path)
         assert "OG00_2025-05-03" in {n for _, n, _, _ in lab.documents()[lab.profiles[key]]}
+
+
+def test_G8_an_invoice_validated_in_ogustine_is_sent_through_the_service_at_once(tmp_path: Path) -> None:
+    """The pack's own `events:` declaration (signed Ogustine webhooks) and `schedule:` (first sync), no flag."""
+    with fleet_lab(tmp_path, state=str(tmp_path / "state.db"), companies=1, profiles=0, ogustine=1) as lab:
+        lab.start_service(port=int(lab.service_url.rsplit(":", 1)[1]), workers=1)
+        key = "ogustine/ogustine-00"
+        _wait(lambda: _first_run_done(lab, key), 120, "the first sync")
+        numbers = {n for _, n, _, _ in lab.documents()[lab.profiles[key]]}
+        assert "OG00_2025-05-01" in numbers and "OG00_2025-05-03" not in numbers  # F0003 is still a draft
+        _validate_draft(lab, key)
+        _wait(lambda: "OG00_2025-05-03" in {n for _, n, _, _ in lab.documents()[lab.profiles[key]]}, 60,
+              "the validated invoice in QBO")
+        kinds = [(j["kind"], j["state"]) for j in lab.jobs(profile=key)]
+        assert ("event", "done") in kinds and ("scheduled", "done") in kinds

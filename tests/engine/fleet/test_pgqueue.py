@@ -94,3 +94,20 @@ def test_the_job_of_a_worker_that_stopped_is_queued_again(pg: Store) -> None:
         assert job.id == job_id and job.state == "retried"
     finally:
         queue.close()
+
+
+def test_a_stalled_job_whose_work_was_requested_again_meanwhile_is_queued_again_too(pg: Store) -> None:
+    queue = ProcrastinateQueue(pg, stalled_after=5)
+    try:
+        stalled = queue.defer(JobSpec("p/a", "event", "r1"))
+        with pg.engine.begin() as conn:
+            worker = conn.execute(sa.text("INSERT INTO procrastinate_workers (last_heartbeat) "
+                                          "VALUES (now() - interval '1 hour') RETURNING id")).scalar_one()
+            conn.execute(sa.text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w, attempts = 1 "
+                                 "WHERE id = :id"), {"w": worker, "id": stalled})
+        waiting = queue.defer(JobSpec("p/a", "event", "r1"))  # a webhook while the worker was dead
+        assert waiting != stalled
+        asyncio.run(queue.retry_stalled())
+        assert sorted((j.id, j.state) for j in queue.jobs()) == [(stalled, "retried"), (waiting, "queued")]
+    finally:
+        queue.close()
