@@ -485,7 +485,7 @@ def _hosts(docs: list[Document], key: str) -> tuple[str, ...]:
 def _schedule(reader: _Reader, body: Mapping[str, Any], path: tuple[PathPart, ...]) -> Schedule:
     return Schedule(every=body.get("every"), start_date=body.get("start_date"),
                     start_date_setting=body.get("start_date_setting"), suspended_until=body.get("suspended_until"),
-                    loc=reader.loc(path))
+                    first_sync=body.get("first_sync"), loc=reader.loc(path))
 
 
 def build_profile(doc: Document) -> Profile:

@@ -303,6 +303,7 @@ class Schedule:
     start_date: str | None = None
     start_date_setting: str | None = None
     suspended_until: str | None = None
+    first_sync: str | None = None  # "automatic" (default) or "manual": the service waits for a launch (G5)
     loc: Loc | None = None
 
 

@@ -404,6 +404,7 @@ def resolve(pack: RulePack, profile: Profile | None = None) -> ResolvedPack:
     base, over = pack.schedule, profile.schedule if profile else Schedule()
     schedule = Schedule(every=over.every or base.every, start_date=over.start_date or base.start_date,
                         start_date_setting=base.start_date_setting, suspended_until=over.suspended_until,
+                        first_sync=over.first_sync or base.first_sync or "automatic",
                         loc=over.loc if profile and (over.every or over.start_date) else base.loc)
     errors.extend(_check_schedule(pack, schedule))
     if errors:

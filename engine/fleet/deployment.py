@@ -36,6 +36,7 @@ class Entry:
     realm: str | None = None
     every: float | None = None        # seconds between automatic syncs; None: no schedule
     enabled: bool = True
+    first_sync_manual: bool = False   # the service waits until someone launches the first sync (G5)
     verifier: str | None = None
     products: Mapping[str, ProductEvents] = field(default_factory=dict)
     stamp: tuple[float, ...] = ()
@@ -177,6 +178,7 @@ class Deployment:
         verifier, products = event_specs(resolved, self.env)
         return Entry(key=resolved.key, path=path, realm=_configured_realm(loaded) or self.env.get("PASSERELLE_QBO_REALM"),
                      every=_every(resolved.schedule.every), enabled=resolved.enabled, verifier=verifier,
+                     first_sync_manual=resolved.schedule.first_sync == "manual",
                      products=products, stamp=_stamp(path, loaded), loaded=loaded)
 
     def _refresh_realms(self) -> None:

@@ -16,6 +16,7 @@ from engine.cli.session import Session, open_session
 from engine.errors import PasserelleError
 from engine.fleet.deployment import Deployment, Entry
 from engine.fleet.jobs import JobResult, JobSpec
+from engine.fleet.scheduler import synced_once
 from engine.runtime.apply import Progress, apply_plan
 from engine.runtime.checks import blocking_failures
 from engine.runtime.history import list_errors, set_error_status
@@ -113,6 +114,9 @@ def _events(runner: Runner, entry: Entry, spec: JobSpec) -> JobResult:
     rows = intake.unprocessed(runner.store, entry.key, limit=EVENTS_PER_JOB)
     if not rows:
         return JobResult(note="no pending event")
+    if entry.first_sync_manual and not synced_once(runner.store, [entry.key]):
+        intake.mark_processed(runner.store, *(row.id for row in rows))  # the first sync will cover them
+        return JobResult(counts={"events": len(rows)}, note="waiting for the first sync to be launched")
     runs: list[int] = []
     seen: set[tuple[str, ...]] = set()
     with runner.session(entry) as session:

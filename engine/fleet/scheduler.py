@@ -3,7 +3,9 @@
 A tick defers a ``scheduled`` job for every due profile and moves its ``next_run_at`` on. The move is a
 conditional update (``WHERE next_run_at = <what was read>``), so two schedulers ticking at once (two
 service processes, or two workers' periodic tasks) defer each run once. A profile switched off
-(``enabled: false``), suspended (G9), without a schedule or not connected to a company gets no job.
+(``enabled: false``), suspended (G9), without a schedule or not connected to a company gets no job, and
+neither does one whose pack wants its first sync launched by hand (``first_sync: manual``, G5) until a
+sync of it has completed.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from engine.fleet.deployment import Deployment, Entry
 from engine.fleet.jobs import JobQueue, JobSpec
 from engine.store import Store
-from engine.store.tables import schedules, suspensions
+from engine.store.tables import runs, schedules, suspensions
 
-__all__ = ["TickReport", "next_runs", "tick"]
+__all__ = ["TickReport", "next_runs", "synced_once", "tick"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,13 @@ def _suspended(store: Store, today: str) -> Mapping[str, str]:
     with store.engine.connect() as conn:
         return {row.profile: str(row.until) for row in conn.execute(sa.select(suspensions))
                 if str(row.until) > today}
+
+
+def synced_once(store: Store, profiles: list[str]) -> set[str]:
+    """The profiles with at least one completed run: their first sync is behind them."""
+    with store.engine.connect() as conn:
+        return set(conn.execute(sa.select(runs.c.profile).where(runs.c.profile.in_(profiles), runs.c.status == "done")
+                                .distinct()).scalars())
 
 
 def _claim(store: Store, entry: Entry, seen: dt.datetime | None, now: dt.datetime) -> bool:
@@ -69,8 +78,11 @@ def tick(store: Store, deployment: Deployment, queue: JobQueue, now: dt.datetime
     paused = _suspended(store, now.date().isoformat())
     deferred: list[str] = []
     suspended: list[str] = []
-    for entry in deployment.runnable():
-        if not entry.enabled or entry.every is None or not entry.realm:
+    entries = [e for e in deployment.runnable() if e.enabled and e.every is not None and e.realm]
+    waiting = [e.key for e in entries if e.first_sync_manual]
+    launched = synced_once(store, waiting) if waiting else set()
+    for entry in entries:
+        if entry.first_sync_manual and entry.key not in launched:
             continue
         if entry.key in paused:
             suspended.append(entry.key)

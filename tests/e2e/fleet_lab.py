@@ -35,6 +35,7 @@ __all__ = ["VERIFIER", "Lab", "expected_documents", "fleet_lab", "realm_document
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "rules" / "freshbooks"
 VERIFIER = "fleet-verifier-token"
+ADMIN_TOKEN = "fleet-admin-token"
 
 OGUSTINE = ROOT / "rules" / "ogustine"
 OGUSTINE_TOKEN_VARIABLE = "FLEET_OGUSTINE_TOKEN"
@@ -285,6 +286,13 @@ class Lab:
         thread.start()
         return thread, received
 
+    def launch(self, key: str, kind: str = "first", record: str | None = None) -> int:
+        """``POST /jobs``: what the console's "launch the first sync" (or "sync now") button sends."""
+        answer = httpx.post(f"{self.service_url}/jobs", json={"profile": key, "kind": kind, "record": record},
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30)
+        assert answer.status_code == 202, answer.text
+        return int(answer.json()["job"])
+
     def product_event(self, key: str, event: Mapping[str, Any]) -> httpx.Response:
         """A signed Ogustine webhook to the service, as Ogustine would send it."""
         from tests.fakes.specs import ogustine
@@ -359,7 +367,8 @@ def fleet_lab(folder: Path, *, state: str, companies: int, profiles: int, invoic
                 fakes[f"ogustine/ogustine-{n:02d}"] = fake
         env = {**os.environ, "PASSERELLE_STATE": state, "PASSERELLE_QBO_BASE_URL": url,
                "PASSERELLE_QBO_ACCESS_TOKEN": TEST_TOKEN, "PASSERELLE_QBO_WEBHOOK_TOKEN": VERIFIER,
-               "PASSERELLE_QBO_TIMEOUT": "30", OGUSTINE_TOKEN_VARIABLE: "ogustine-test-token-3e8d", **(extra_env or {})}
+               "PASSERELLE_QBO_TIMEOUT": "30", "PASSERELLE_ADMIN_TOKEN": ADMIN_TOKEN,
+               OGUSTINE_TOKEN_VARIABLE: "ogustine-test-token-3e8d", **(extra_env or {})}
         lab = Lab(sandbox, url, folder, keys, state, env, fakes=fakes)
         lab.service_url = f"http://127.0.0.1:{port}"
         try:

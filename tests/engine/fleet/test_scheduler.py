@@ -62,3 +62,16 @@ def test_two_schedulers_ticking_together_defer_each_run_once(store: Store, deplo
     other.scan()
     won = [tick(store, d, queue, later).deferred for d in (deployment, other)]
     assert sorted(won[0] + won[1]) == sorted(deployment.entries())
+
+
+def test_a_first_sync_meant_to_be_launched_by_hand_waits_for_it(tmp_path: Path, store: Store,
+                                                                deployment: Deployment) -> None:
+    path = tmp_path / "deployment" / "profiles" / "fleet-000.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "schedule: {first_sync: manual}\n", encoding="utf-8")
+    deployment.scan()
+    queue = EmbeddedQueue(store)
+    assert "freshbooks/fleet-000" not in tick(store, deployment, queue, T0).deferred
+    from engine.runtime.history import finish_run, start_run
+
+    finish_run(store, start_run(store, "freshbooks/fleet-000", "apply", 3), "done", {"create": 3})  # launched
+    assert "freshbooks/fleet-000" in tick(store, deployment, queue, T0 + dt.timedelta(minutes=1)).deferred
