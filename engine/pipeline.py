@@ -6,6 +6,7 @@ value, and each raises ``PasserelleError`` carrying every problem it found.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def find_profile(spec: str) -> Path:
                                      "rules/PACK/customers/CUSTOMER.yaml)", None)])
 
 
-def load_profile(path: Path) -> tuple[Profile, RulePack]:
+def load_profile(path: Path, load: Callable[[Path], RulePack] = load_pack) -> tuple[Profile, RulePack]:
     doc = load_file(path)
     errors = validate_document(doc)
     if not errors and doc.data.get("kind") != "profile":
@@ -94,15 +95,16 @@ def load_profile(path: Path) -> tuple[Profile, RulePack]:
     if errors:
         raise PasserelleError(errors)
     profile = build_profile(doc)
-    return profile, load_pack(_pack_for(profile, path))
+    return profile, load(_pack_for(profile, path))
 
 
-def run_pipeline(path: Path) -> Loaded:
-    """Load, validate, resolve and compile a profile file or a pack (file or folder)."""
+def run_pipeline(path: Path, load: Callable[[Path], RulePack] = load_pack) -> Loaded:
+    """Load, validate, resolve and compile a profile file or a pack (file or folder). ``load`` builds a pack
+    from its folder; the service passes one that reuses a pack shared by many profiles."""
     if path.is_file() and _is_profile(path):
-        profile, pack = load_profile(path)
+        profile, pack = load_profile(path, load)
     else:
-        profile, pack = None, load_pack(path)
+        profile, pack = None, load(path)
     resolved = resolve(pack, profile)
     return Loaded(pack, profile, resolved, compile_pack(resolved))
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from engine.errors import PasserelleError
-from engine.pipeline import Loaded, run_pipeline
+from engine.model import RulePack
+from engine.pipeline import Loaded, load_pack, run_pipeline
 from engine.resources import rules_dir
 from engine.serve.profiles import ProductEvents, event_specs, seconds
 from engine.source import load_file
@@ -79,11 +80,12 @@ def _is_profile(path: Path) -> bool:
         return True  # a broken file that may be a profile: compiling it reports the error
 
 
+def _files_stamp(names: Iterable[str]) -> tuple[float, ...]:
+    return tuple(_mtime(Path(name)) for name in names)
+
+
 def _stamp(path: Path, loaded: Loaded | None) -> tuple[float, ...]:
-    files = [path]
-    if loaded is not None:
-        files += [Path(name) for name in loaded.pack.files]
-    return tuple(_mtime(f) for f in files)
+    return (_mtime(path), *(_files_stamp(loaded.pack.files) if loaded is not None else ()))
 
 
 def _mtime(path: Path) -> float:
@@ -113,6 +115,7 @@ class Deployment:
         self.env = dict(os.environ if env is None else env)
         self._entries: dict[str, Entry] = {}
         self._by_path: dict[Path, str] = {}
+        self._packs: dict[Path, tuple[tuple[float, ...], RulePack]] = {}
 
     # -- reading ---------------------------------------------------------------------------------
     def entries(self) -> dict[str, Entry]:
@@ -166,9 +169,20 @@ class Deployment:
         self._refresh_realms()
         return ScanReport(tuple(added), tuple(changed), tuple(removed), tuple(failed))
 
+    def _load_pack(self, folder: Path) -> RulePack:
+        """A pack shared by many profiles is built once while its files stay the same (most of a profile's
+        compile time is its pack's)."""
+        key = folder.resolve()
+        cached = self._packs.get(key)
+        if cached is not None and cached[0] == _files_stamp(cached[1].files):
+            return cached[1]
+        pack = load_pack(folder)
+        self._packs[key] = (_files_stamp(pack.files), pack)
+        return pack
+
     def _compile(self, path: Path) -> Entry:
         try:
-            loaded = run_pipeline(path)
+            loaded = run_pipeline(path, self._load_pack)
         except PasserelleError as exc:
             first = exc.errors[0] if exc.errors else None
             where = f"{first.loc.file}:{first.loc.line}: " if first and first.loc else ""

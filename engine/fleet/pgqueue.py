@@ -25,6 +25,7 @@ from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Job
 from procrastinate.retry import RetryDecision, RetryStrategy
 
+from engine.fleet.housekeeping import KEEP, prune
 from engine.fleet.jobs import JobInfo, JobSpec
 from engine.fleet.runner import JobFailed
 from engine.store import Store
@@ -93,6 +94,10 @@ class ProcrastinateQueue:
                        pass_context=True)
         async def periodic_tick(context: Any, timestamp: int) -> None:
             await self._retry_stalled()
+            if timestamp % 3600 < 5:  # once an hour: finished jobs older than a week go
+                await self.app.job_manager.delete_old_jobs(nb_hours=int(KEEP.total_seconds() // 3600),
+                                                           queue=QUEUE, include_failed=True)
+                await asyncio.to_thread(prune, self.store)
             if self._tick is not None:
                 await asyncio.to_thread(self._tick)
 

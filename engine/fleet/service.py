@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.fleet.deployment import Deployment
 from engine.fleet.embedded import EmbeddedQueue
+from engine.fleet.housekeeping import prune
 from engine.fleet.jobs import JobQueue
 from engine.fleet.runner import JobFailed, Runner
 from engine.fleet.scheduler import tick
@@ -79,7 +80,7 @@ class Service:
         tick(self.store, self.deployment, self.queue)
 
     def _loop(self) -> None:
-        next_scan = next_tick = 0.0
+        next_scan = next_tick = next_prune = 0.0
         clock = 0.0
         step = min(self.options.tick_every, self.options.rescan_every, 1.0)
         while not self._stop.is_set():
@@ -92,6 +93,9 @@ class Service:
                 if self.embedded and clock >= next_tick:
                     self.tick()
                     next_tick = clock + self.options.tick_every
+                if clock >= next_prune:
+                    prune(self.store)
+                    next_prune = clock + 3600
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("service loop")
             self._stop.wait(step)

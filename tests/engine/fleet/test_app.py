@@ -95,3 +95,29 @@ def test_bad_requests_are_answered_with_the_reason(client: httpx.Client) -> None
     listed = client.get("/status").json()
     assert sorted(listed["profiles"]) == ["freshbooks/fleet-000", "freshbooks/fleet-001", "freshbooks/fleet-002"]
     assert listed["queue"] == "embedded"
+
+
+def test_a_profile_added_while_the_service_runs_gets_its_syncs_without_a_restart(
+        tmp_path: Path, profiles: dict[str, str], store: Store, bridge: KeptOpen, sandbox: Sandbox) -> None:
+    folder = tmp_path / "deployment" / "profiles"
+    options = ServiceOptions(workers=2, tick_every=0.2, rescan_every=0.2, retry_delay=0,
+                             session_options={"transport": bridge, "token": TEST_TOKEN})
+    service = Service(store, [folder], options, env={})
+    service.start()
+    try:
+        new = folder / "fleet-007.yaml"
+        new.write_text((folder / "fleet-001.yaml").read_text(encoding="utf-8").replace("name: fleet-001", "name: fleet-007")
+                       .replace('"P001-"', '"P007-"'), encoding="utf-8")
+        deadline = time.monotonic() + 60
+        while not any(j.state == "done" for j in service.queue.jobs(profile="freshbooks/fleet-007")):
+            assert time.monotonic() < deadline, "the new profile was never synced"
+            time.sleep(0.1)
+        (folder / "fleet-007.yaml").unlink()
+        while "freshbooks/fleet-007" in service.deployment.entries():
+            assert time.monotonic() < deadline, "the removed profile is still served"
+            time.sleep(0.1)
+    finally:
+        service.stop()
+    numbers = {r["DocNumber"] for r in sandbox.query(profiles["freshbooks/fleet-001"], "SELECT * FROM Invoice")
+               .get("Invoice", [])}
+    assert {"P007-5000", "P007-5001"} <= numbers

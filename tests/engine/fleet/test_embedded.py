@@ -107,3 +107,24 @@ def test_jobs_left_running_by_a_dead_process_run_again_at_start(store: Store) ->
     assert done == ["p/a"]
     (job,) = queue.jobs()
     assert job.state == "done" and job.attempts == 2
+
+
+def test_finished_jobs_and_processed_events_older_than_a_week_are_pruned(store: Store) -> None:
+    import datetime as dt
+
+    from engine.fleet.housekeeping import prune
+    from engine.serve import intake
+
+    queue = EmbeddedQueue(store)
+    old, recent, waiting = (queue.defer(JobSpec(f"p/{n}", "scheduled", str(n))) for n in range(3))
+    now = dt.datetime.now(dt.UTC)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(jobs).where(jobs.c.id == old).values(state="done", finished_at=now - dt.timedelta(days=8)))
+        conn.execute(sa.update(jobs).where(jobs.c.id == recent).values(state="failed", finished_at=now))
+    first = intake.persist(store, "qbo", "a", "p/0", {"kind": "qbo"})
+    intake.persist(store, "qbo", "b", "p/0", {"kind": "qbo"})  # not processed yet: kept whatever its age
+    assert first is not None
+    intake.mark_processed(store, first)
+    assert prune(store, now + dt.timedelta(days=8)) == {"events": 1, "jobs": 2}
+    assert [job.id for job in queue.jobs()] == [waiting]
+    assert intake.count(store) == 1
