@@ -17,6 +17,7 @@ from engine.errors import PasserelleError
 from engine.fleet.deployment import Deployment, Entry
 from engine.fleet.jobs import JobResult, JobSpec
 from engine.fleet.scheduler import synced_once
+from engine.pipeline import Loaded
 from engine.runtime.apply import Progress, apply_plan
 from engine.runtime.checks import blocking_failures
 from engine.runtime.history import list_errors, set_error_status
@@ -108,9 +109,18 @@ def _sync(runner: Runner, entry: Entry, spec: JobSpec) -> JobResult:
                          else None)
 
 
+def _reads_qbo(loaded: Loaded) -> bool:
+    """Whether QBO notifications can concern the profile: a flow reads QBO, or a machine listens to it."""
+    qbo = {name for name, conn in loaded.resolved.connections.items() if conn.connector == "qbo"}
+    return (any(flow.flow.source.connection in qbo for flow in loaded.compiled.flows.values()) or
+            any(t.kind == "on" and t.source.startswith("qbo:") for m in loaded.pack.machines.values()
+                for t in m.triggers))
+
+
 def _events(runner: Runner, entry: Entry, spec: JobSpec) -> JobResult:
     """The profile's stored notifications, oldest first. Several about one record are one re-read of it,
-    since processing reads the record's current state anyway."""
+    since processing reads the record's current state anyway; QBO ones are not read at all for a profile
+    that nothing of QBO's flows into (e.g. one that only writes to QBO)."""
     rows = intake.unprocessed(runner.store, entry.key, limit=EVENTS_PER_JOB)
     if not rows:
         return JobResult(note="no pending event")
@@ -119,9 +129,13 @@ def _events(runner: Runner, entry: Entry, spec: JobSpec) -> JobResult:
         return JobResult(counts={"events": len(rows)}, note="waiting for the first sync to be launched")
     runs: list[int] = []
     seen: set[tuple[str, ...]] = set()
+    reads_qbo = entry.loaded is None or _reads_qbo(entry.loaded)
     with runner.session(entry) as session:
         for row in rows:
             event = event_from_row(row.body)
+            if not isinstance(event, ProductEvent) and not reads_qbo:
+                intake.mark_processed(runner.store, row.id)
+                continue
             if isinstance(event, ProductEvent):
                 key: tuple[str, ...] = ("product", event.connection, event.type, event.record_id)
             else:

@@ -43,7 +43,7 @@ def test_a_scheduled_job_syncs_the_profile_and_reports_progress(store: Store, de
     assert runner(JobSpec(entry.key, "scheduled", entry.realm)).note == "nothing to do"
 
 
-def test_an_event_job_processes_the_profile_s_stored_events_once_per_record(
+def test_an_event_job_consumes_qbo_events_without_reading_qbo_when_nothing_flows_from_it(
         store: Store, deployment: Deployment, bridge: KeptOpen, sandbox: Sandbox) -> None:
     runner = _runner(store, deployment, bridge)
     entry = deployment.get("freshbooks/fleet-001")
@@ -52,9 +52,11 @@ def test_an_event_job_processes_the_profile_s_stored_events_once_per_record(
     invoice = sandbox.query(entry.realm, "SELECT * FROM Invoice").get("Invoice", [])[0]
     events = [QboEvent(entry.realm, "Invoice", invoice["Id"], "Update", f"t{n}", f"e{n}") for n in range(20)]
     route_qbo(store, deployment, EmbeddedQueue(store), events)
+    before = sandbox.load_report()[entry.realm]["requests"]
     result = runner(JobSpec(entry.key, "event", entry.realm))
-    assert result.counts == {"events": 20, "records": 1}
+    assert result.counts == {"events": 20, "records": 0}  # the FreshBooks pack only writes to QBO
     assert intake.unprocessed(store, entry.key) == []
+    assert sandbox.load_report()[entry.realm]["requests"] == before
 
 
 def test_a_broken_profile_or_an_unknown_error_fails_the_job_with_the_reason(
