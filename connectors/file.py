@@ -2,6 +2,10 @@
 
 Numbers are read as ``Decimal`` so money stays exact. A file that cannot be read or parsed gives
 a ``RuleError`` naming the file and, where known, the line.
+
+A resource that declares ``writes: PATH`` can be written to: each create or update is appended to that
+NDJSON file as one line (``{"operation", "resource", "id", "record"}``), so a demo or a replay shows what
+a product would have received. A created record's id is ``RESOURCE-N`` (N counts the file's creates).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from engine.errors import Loc, PasserelleError, RuleError
 
-__all__ = ["read_records"]
+__all__ = ["append_write", "read_records"]
 
 
 def _dig(data: Any, dotted: str | None) -> Any:
@@ -147,3 +151,22 @@ def _object(record: Any, display: str, line: int) -> dict[str, Any]:
         raise PasserelleError([RuleError("E130", f"a record must be a JSON object, got {type(record).__name__}",
                                          Loc(display, line or 1, 1))])
     return record
+
+
+def append_write(path: Path, resource: str, payload: Mapping[str, Any], target_id: str | int | None) -> dict[str, Any]:
+    """Append one write to the NDJSON file ``path`` (created with its folder) and answer the record written,
+    with its id: ``target_id`` for an update, the next ``RESOURCE-N`` for a create."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if target_id is None:
+        creates = sum(1 for record in read_records(path.parent, {"path": path.name, "format": "ndjson"})
+                      if record.get("operation") == "create") if path.exists() else 0
+        ident, operation = f"{resource}-{creates + 1}", "create"
+    else:
+        ident, operation = str(target_id), "update"
+    line = {"operation": operation, "resource": resource, "id": ident, "record": payload}
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+    except OSError as exc:
+        raise PasserelleError([RuleError("E131", f"cannot write records: {exc.strerror}", Loc(str(path)))]) from None
+    return {**payload, "id": ident}

@@ -38,8 +38,8 @@ class ProductWriter:
 
 
 class ReadOnly:
-    """A product connection that cannot be written to (a ``file`` connection): its writes fail clearly
-    instead of reaching another system."""
+    """A product connection that cannot be written to (a ``file`` connection without a ``writes`` file): its
+    writes fail clearly instead of reaching another system."""
 
     def __init__(self, name: str, connector: str) -> None:
         self.name, self.connector = name, connector
@@ -47,7 +47,8 @@ class ReadOnly:
     def write(self, write: TargetWrite) -> WriteOutcome:
         return WriteOutcome(write, False, fault_class="config", code="E906",
                             message=f"connection {self.name!r} ({self.connector}) cannot be written to",
-                            hint="write-back flows need an http connection with write endpoints")
+                            hint="write-back flows need an http connection with write endpoints, or a file resource with "
+                                 "`writes: PATH`")
 
     def write_many(self, writes: Sequence[TargetWrite]) -> list[WriteOutcome]:
         return [self.write(w) for w in writes]
@@ -60,7 +61,9 @@ def writers_for(sources: Mapping[str, Any], connections: Mapping[str, Any]) -> d
         source = sources.get(name)
         if conn.connector == "qbo":
             continue
-        if source is not None and hasattr(source, "write") and hasattr(source, "commit_cursors"):
+        writable = getattr(source, "writable", None)
+        if source is not None and hasattr(source, "write") and hasattr(source, "commit_cursors") and (
+                writable is None or writable()):
             resources = conn.options.get("resources") or {}
             out[name] = ProductWriter(source, {r: str(o.get("id", "id")) for r, o in resources.items()})
         else:

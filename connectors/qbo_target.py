@@ -19,7 +19,7 @@ from connectors.qbo.writes import WriteRequest, WriteResult
 from engine.context import ReferenceData
 from engine.runtime.ports import LiveReads, TargetWrite, WriteOutcome
 
-__all__ = ["NOT_IN_CDC", "QboSource", "QboTarget"]
+__all__ = ["NOT_IN_CDC", "QboSource", "QboTarget", "tombstone"]
 
 NOT_IN_CDC = ("TaxCode", "TaxRate")  # reference entities QBO's change data capture does not cover
 
@@ -132,3 +132,19 @@ class QboSource:
 
     def records(self, resource: str) -> Iterator[Mapping[str, Any]]:
         yield from self.target.client.query_all(resource)
+
+    def gone(self, resource: str, ids: Sequence[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Of these ids, those QBO no longer holds (deleted), each with a tombstone shaped as QBO's change data
+        capture reports a deletion: ``{"Id": ..., "status": "Deleted"}``. One bulk query per 1000 ids."""
+        found = bulk.get_many(self.target.client, [(resource, i) for i in ids])
+        for entity_id in ids:
+            if found.get((resource, entity_id), {}) is None:
+                yield entity_id, tombstone(entity_id)
+
+
+def tombstone(entity_id: str, last_updated: str = "") -> Mapping[str, Any]:
+    """A deleted QBO record as change data capture and webhooks tell it: its id and status Deleted."""
+    stone: dict[str, Any] = {"Id": entity_id, "status": "Deleted"}
+    if last_updated:
+        stone["MetaData"] = {"LastUpdatedTime": last_updated}
+    return stone

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from connectors.file import read_records
+from connectors.file import append_write, read_records
 from connectors.http import HttpProduct
 from engine.errors import PasserelleError, RuleError
 from engine.model import Connection
@@ -35,6 +35,21 @@ class FileSource:
             raise PasserelleError([RuleError("E321", f"connection {self.connection.name!r} has no resource {resource!r}",
                                              self.connection.loc)])
         yield from read_records(Path(self.connection.base_dir), options)
+
+    def writable(self) -> bool:
+        return any("writes" in options for options in (self.connection.options.get("resources") or {}).values())
+
+    def write(self, resource: str, payload: Mapping[str, Any], target_id: str | int | None = None) -> Mapping[str, Any]:
+        """Append the write to the resource's ``writes`` file (relative to the current folder)."""
+        options = (self.connection.options.get("resources") or {}).get(resource) or {}
+        if "writes" not in options:
+            raise PasserelleError([RuleError("E906", f"resource {resource!r} of connection {self.connection.name!r} "
+                                             "cannot be written to", self.connection.loc,
+                                             hint="declare `writes: PATH` (an NDJSON file) on the resource")])
+        return append_write(Path(str(options["writes"])), resource, payload, target_id)
+
+    def commit_cursors(self) -> None:
+        """Files have no incremental-read cursor."""
 
 
 @dataclass(frozen=True)

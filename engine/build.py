@@ -24,6 +24,7 @@ from engine.model import (
     Endpoint,
     ExprValue,
     Flow,
+    Gone,
     ListValue,
     LookupValue,
     Machine,
@@ -423,7 +424,13 @@ def _flow(reader: _Reader, name: str, body: Mapping[str, Any]) -> Flow:
         ),
         children=tuple(_child(reader, c, (*path, "children", i)) for i, c in enumerate(body.get("children", ()))),
         target_id=reader.src(body, "target_id", path),
+        gone=_gone(reader, body["gone"], (*path, "gone")) if body.get("gone") else None,
     )
+
+
+def _gone(reader: _Reader, body: Mapping[str, Any], path: tuple[PathPart, ...]) -> Gone:
+    fields = _object(reader, body["fields"], (*path, "fields")) if body.get("fields") else None
+    return Gone(reader.loc(path), fields, body.get("action"), body.get("description", ""))
 
 
 def _child(reader: _Reader, body: Mapping[str, Any], path: tuple[PathPart, ...]) -> Child:

@@ -84,6 +84,7 @@ class CompiledFlow:
     delete_when: CompiledExpr | None = None
     children: tuple[CompiledChild, ...] = ()
     target_id: CompiledExpr | None = None
+    gone: CompiledValue | None = None  # the fields written when the source record is gone (flow `gone`)
 
     @property
     def name(self) -> str:
@@ -492,6 +493,7 @@ def _compile_flow(c: _Compiler, flow: Flow) -> CompiledFlow:
         unique=c.expr(flow.unique.key, names) if flow.unique else None,
         void_when=c.expr(ops.void_when, names), delete_when=c.expr(ops.delete_when, names), children=children,
         target_id=c.expr(flow.target_id, names),
+        gone=c.value(flow.gone.fields, names) if flow.gone is not None and flow.gone.fields is not None else None,
     )
 
 

@@ -28,7 +28,7 @@ from engine.expressions import EVAL_ERRORS, SOURCES, CompiledExpr, Skip
 from engine.functions import EvalFailure
 from engine.model import Src
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "evaluate", "evaluate_gone"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,30 @@ def _evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[s
     return Evaluation(flow.name, flow.entity, key, "write", payload=payload, date=date,
                       creates=tuple(ctx.pending.values()), match=match, trace=tuple(ctx.trace or ()),
                       target_id=None if target_id is None else str(target_id), attachments=attachments)
+
+
+def evaluate_gone(flow: CompiledFlow, tombstone: Mapping[str, Any], key: str, settings: Mapping[str, Any], *,
+                  now: str = "", manual: bool = False) -> Evaluation:
+    """What the flow's `gone` rule writes for the source record ``key``, gone at the source; ``tombstone`` is
+    what the source still says of it (QBO: its Id and status Deleted) and is the scope's ``record``."""
+    gone = flow.flow.gone
+    assert gone is not None
+    if gone.action is not None:
+        return Evaluation(flow.name, flow.entity, key, gone.action)
+    assert flow.gone is not None
+    start_record()
+    scope: dict[str, Any] = {"record": tombstone, "settings": settings, "vars": {}, "now": now, "state": None,
+                             "manual": manual, "duplicate_of": None,
+                             "__ctx": EvalContext(PlaceholderReferenceData(), NoLedger(), None)}
+    try:
+        payload = flow.gone.run(scope)
+    except Skip as skip:
+        return Evaluation(flow.name, flow.entity, key, "skip", reason=skip.reason)
+    except EVAL_ERRORS as exc:
+        return _error(flow, key, exc, _culprit(flow.gone, exc))
+    finally:
+        end_record()
+    return Evaluation(flow.name, flow.entity, key, "write", payload=payload)
 
 
 def _match(match: tuple[tuple[str, CompiledExpr], ...], scope: dict[str, Any], payload: Any

@@ -14,8 +14,8 @@ from typing import Any
 from engine.errors import Loc, PathPart
 
 __all__ = [
-    "Check", "Child", "Connection", "ConstValue", "EachValue", "Endpoint", "ExprValue", "Flow", "ListValue",
-    "LookupValue", "Machine", "Mods", "ObjectValue", "Operations", "PackMeta", "Profile", "RefValue",
+    "Check", "Child", "Connection", "ConstValue", "EachValue", "Endpoint", "ExprValue", "Flow", "Gone",
+    "ListValue", "LookupValue", "Machine", "Mods", "ObjectValue", "Operations", "PackMeta", "Profile", "RefValue",
     "Row", "RulePack", "Schedule", "Setting", "Src", "State", "Table", "TableChange", "TemplateValue",
     "Transition", "Trigger", "Unique", "ValueSpec",
 ]
@@ -193,6 +193,17 @@ class Unique:
 
 
 @dataclass(frozen=True)
+class Gone:
+    """What a flow writes to the target when its source record is gone (deleted at the source): the
+    fields of an update of the record the ledger links, or a void/delete of it."""
+
+    loc: Loc
+    fields: ObjectValue | None = None
+    action: str | None = None  # void or delete (targets that have them); None: update with `fields`
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Operations:
     create: bool = True
     update: bool = True
@@ -233,6 +244,7 @@ class Flow:
     operations: Operations = Operations()
     children: tuple[Child, ...] = ()
     target_id: Src | None = None
+    gone: Gone | None = None
 
 
 @dataclass(frozen=True)

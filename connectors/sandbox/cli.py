@@ -43,7 +43,7 @@ def _realms(presets: tuple[str, ...], realms: tuple[str, ...], company_count: in
 @click.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on (0: any free port).")
-@click.option("--preset", "presets", multiple=True, type=click.Choice(["fr", "us", "empty"]),
+@click.option("--preset", "presets", multiple=True, type=click.Choice(["fr", "fr-demo", "us", "empty"]),
               help="Company to start with; repeat for several realms.  [default: fr]")
 @click.option("--realm", "realms", multiple=True, help="Realm id for each --preset, in order.")
 @click.option("--companies", "company_count", type=int, default=None,

@@ -13,7 +13,8 @@ __all__ = ["DEFAULT_REALM_IDS", "RealmSpec", "SandboxConfig", "WebhookTarget", "
 
 # Realm ids look like QBO's (long digit strings); one per preset so `--preset fr` always gives the same id.
 DEFAULT_REALM_IDS: Mapping[str, str] = {"fr": "9341450000000001", "us": "9341450000000002",
-                                        "empty": "9341450000000003"}
+                                        "empty": "9341450000000003",
+                                        "fr-demo": "9341450000000001"}  # the French company, with bills
 
 TimeoutMode = Literal["raise", "delay"]
 WebhookFormat = Literal["cloudevents", "legacy"]

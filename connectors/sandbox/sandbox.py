@@ -21,7 +21,7 @@ from connectors.sandbox.limits import Limits
 from connectors.sandbox.load import RealmLoad
 from connectors.sandbox.oauth import OAuthServer, TokenSet
 from connectors.sandbox.operations import Change, Operation, WriteContext
-from connectors.sandbox.presets import build_realm
+from connectors.sandbox.presets import PRESETS, build_realm
 from connectors.sandbox.query_exec import run_query
 from connectors.sandbox.store import RealmState, Store
 from connectors.sandbox.timefmt import envelope_time
@@ -57,7 +57,11 @@ class Sandbox:
             existing = self.store.realm(realm_id) or self.store.load(realm_id)
             if existing is not None:
                 return existing
-            return self.store.add(build_realm(realm_id, preset, self.now()))
+            realm = self.store.add(build_realm(realm_id, preset, self.now()))
+        samples = PRESETS[preset]().samples
+        if samples:
+            self.load_fixtures(realm_id, samples)
+        return realm
 
     def realm(self, realm_id: str | None = None) -> RealmState:
         """A realm's live state (for assertions); the first configured realm by default."""

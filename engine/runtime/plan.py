@@ -22,7 +22,7 @@ from typing import Any
 from engine.build import freeze
 from engine.compile import CompiledFlow
 from engine.context import Ledger
-from engine.evaluate import Evaluation, evaluate
+from engine.evaluate import Evaluation, evaluate, evaluate_gone
 from engine.pipeline import Loaded
 from engine.runtime.canonical import canonical_json, request_id, to_plain
 from engine.runtime.compare import diff_fields, same
@@ -313,6 +313,31 @@ class _Planner:
                           sync_token=str(live.get("SyncToken")) if live else entry.sync_token, request_id=rid)
         return self._write(flow, result, entry, base, prepared)
 
+    def gone(self, flow: CompiledFlow, source: Source, seen: set[str]) -> Iterator[Change]:
+        """The flow's `gone` rule for ledger entries whose source record did not come this time and that the
+        source says are gone (deleted there). Only the source can tell: a record missing from a read may
+        just be out of its page or cursor, so the source is asked about those keys, a chunk at a time."""
+        ask = getattr(source, "gone", None)
+        if ask is None or flow.flow.gone is None:
+            return
+        if self.options.record is not None:
+            entry = self.ledger.get(flow.name, self.options.record)
+            keys = [] if self.options.record in seen or entry is None or not entry.target_id else [self.options.record]
+        else:
+            entries = getattr(self.ledger, "entries", None)
+            keys = [e.source_key for e in (entries(flow.name) if entries is not None else ())
+                    if e.target_id and e.source_key not in seen]
+        settings = self.loaded.compiled.settings
+        for start in range(0, len(keys), PLAN_CHUNK):
+            for key, tombstone in ask(flow.flow.source.entity, keys[start:start + PLAN_CHUNK]):
+                result = evaluate_gone(flow, tombstone, key, settings, now=self.options.today,
+                                       manual=self.options.manual)
+                change = self.change_for(flow, result)
+                if change is not None:
+                    status = tombstone.get("status") or "gone"
+                    yield replace(change, reason=change.reason or f"{flow.flow.source.entity} {key} is "
+                                  f"{str(status).lower()} in {flow.flow.source.connection}")
+
     def _product_write(self, flow: CompiledFlow, result: Evaluation, entry: LedgerEntry | None,
                        base: dict[str, Any]) -> Change | None:
         """A write to a product connection: compared with what the ledger says we last wrote (product APIs
@@ -426,12 +451,15 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
         if not flow.enabled or source is None:
             continue
         duplicates = _duplicates(flow, source, compiled.settings, options) if flow.unique is not None else {}
+        seen: set[str] = set()  # the keys read, when the flow has a `gone` rule for the others
         for chunk in _chunks(_records(source, flow, options), flow, ledger, compiled.settings, options):
             mapped = [planner.map(flow, frozen, duplicates) for frozen in chunk]
             prepared = [planner.prepare(flow, item.result) for item in mapped]
             planner.read_ahead(flow, mapped, prepared)
             for item, ready in zip(mapped, prepared, strict=True):
                 result = planner.remap(flow, item)
+                if flow.flow.gone is not None:
+                    seen.add(result.key or "?")
                 if options.record is not None and result.key != options.record:
                     continue
                 first = item.first
@@ -445,6 +473,7 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
             planner.live = LiveReads()
             if progress is not None:
                 progress(PlanProgress(flow.name, read, len(changes), planner.matched, sum(planner.unchanged.values())))
+        changes.extend(planner.gone(flow, source, seen))
     first_sync = not any(_has_entries(ledger, f) for f in compiled.flows)
     return Plan(profile=planner.profile, pack=loaded.pack.meta.name, pack_version=loaded.pack.meta.version,
                 created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), fingerprint=target.fingerprint(),

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.qbo_target import tombstone
 from engine.cli.session import Session
 from engine.runtime.apply import ApplyReport, Progress, apply_plan
 from engine.runtime.ledger import StoreLedger
@@ -48,6 +49,21 @@ class OneRecord:
     def records(self, resource: str) -> Iterator[Mapping[str, Any]]:
         if resource == self.entity:
             yield self.record
+
+
+class GoneRecord:
+    """A QBO source whose one record was deleted: it yields no record, and says that one is gone (the flows'
+    `gone` rules then apply to it)."""
+
+    def __init__(self, entity: str, entity_id: str, last_updated: str = "") -> None:
+        self.entity, self.entity_id, self.last_updated = entity, entity_id, last_updated
+
+    def records(self, resource: str) -> Iterator[Mapping[str, Any]]:
+        yield from ()
+
+    def gone(self, resource: str, ids: Sequence[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        if resource == self.entity and self.entity_id in ids:
+            yield self.entity_id, tombstone(self.entity_id, self.last_updated)
 
 
 def is_own_write(session: Session, entity: str, record: Mapping[str, Any]) -> bool:
@@ -144,9 +160,20 @@ def _run_qbo_record(session: Session, entity: str, record: Mapping[str, Any], ex
     return [report.run_id] if report is not None else []
 
 
+def _run_deleted(session: Session, event: QboEvent, progress: Progress | None) -> Outcome:
+    """A record QBO says was deleted (webhook or change data capture): the flows reading its entity plan it
+    as gone, so their `gone` rules reach the other side."""
+    flows = _flows_reading(session, event.entity)
+    sources = {name: GoneRecord(event.entity, event.entity_id, event.last_updated) for name in _qbo_connections(session)}
+    report = sync_one(session, flows, event.entity_id, sources, progress)
+    return Outcome(runs=(report.run_id,) if report is not None else (), flows=tuple(sorted(flows)))
+
+
 def handle_qbo(session: Session, event: QboEvent, progress: Progress | None = None) -> Outcome:
     """Read the entity again; drop our own echo; run the flows reading it (and its linked transactions)."""
     record = _read(session, event.entity, event.entity_id)
+    if record is None and event.operation == "Delete":
+        return _run_deleted(session, event, progress)
     if record is None:
         return Outcome(ignored=f"{event.entity} {event.entity_id} cannot be read (deleted?)")
     if is_own_write(session, event.entity, record):

@@ -7,6 +7,7 @@ a QBO bill (L8). Each test's name starts with the feature id it proves.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
@@ -17,6 +18,8 @@ import pytest
 
 from engine.runtime.checks import fix_check
 from engine.runtime.render import render_text
+from engine.serve.events import QboEvent
+from engine.serve.process import handle_qbo
 from tests.fakes.product import FakeProduct
 from tests.fakes.specs import libeo
 from tests.packs.harness import PackRun, pack_run
@@ -199,16 +202,37 @@ def test_L3_a_bill_zeroed_in_qbo_is_cancelled_in_libeo() -> None:
         assert (payable["status"], payable["memo"]) == ("cancelled", "Annulée: avoir reçu")
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a flow reading QBO never sees a deleted record (QboSource lists live "
-                                       "records only; the planner ignores ledger entries missing from the source)")
 def test_L3_a_bill_deleted_in_qbo_is_cancelled_in_libeo() -> None:
     with libeo_run(ROUX) as (run, fake):
         fix_bank_account(run)
         row = bill(run, "PD-2025-031", DURAND, 100)
         sync_ok(run)
         run.sandbox.write(run.realm, "Bill", {"Id": row["Id"], "SyncToken": row["SyncToken"]}, "delete")
+        plan = sync_ok(run)
+        (change,) = [c for c in plan.changes if c.key == row["Id"]]
+        assert (change.action, change.reason) == ("update", f"Bill {row['Id']} is deleted in qbo")
+        payable = payable_for(fake, row["Id"])
+        assert (payable["status"], Decimal(payable["remainingAmount"])) == ("cancelled", Decimal("0"))
+        assert fake.writes[-1].method == "PATCH" and fake.writes[-1].path == f"/v1/payables/{payable['id']}"
+        writes = len(fake.writes)
+        assert not run.plan().has_changes  # told once: the next sync finds nothing more to do
         sync_ok(run)
+        assert len(fake.writes) == writes
+
+
+def test_L3_a_delete_webhook_cancels_the_payable_at_once() -> None:
+    with libeo_run(ROUX) as (run, fake):
+        fix_bank_account(run)
+        kept, row = bill(run, "PD-2025-030", DURAND, 50), bill(run, "PD-2025-031", DURAND, 100)
+        sync_ok(run)
+        run.sandbox.write(run.realm, "Bill", {"Id": row["Id"], "SyncToken": row["SyncToken"]}, "delete")
+        outcome = handle_qbo(run.session, QboEvent(run.realm, "Bill", row["Id"], "Delete"))
+        assert outcome.flows == ("bills",) and len(outcome.runs) == 1
         assert payable_for(fake, row["Id"])["status"] == "cancelled"
+        assert payable_for(fake, kept["Id"])["status"] == "to_pay"  # one record planned, not the whole company
+        # An update event for a bill that is still there is no delete.
+        assert handle_qbo(run.session, QboEvent(run.realm, "Bill", kept["Id"], "Update")).runs == ()
+        assert payable_for(fake, kept["Id"])["status"] == "to_pay"
 
 
 # -- L4 ---------------------------------------------------------------------------------------------------------------
@@ -358,11 +382,18 @@ def test_L8_demo_profile_keeps_libeo_only_payments_out_of_qbo() -> None:
         assert not run.query("BillPayment") and not run.query("Bill")
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a `file` connection cannot be written to (E906), so the demo's "
-                                       "file-based Libeo side cannot receive imported bills; a file writer is missing")
-def test_L1_demo_profile_imports_qbo_bills_to_its_file_side() -> None:
-    with pack_run(DEMO) as run:
+def test_L1_demo_profile_imports_qbo_bills_to_its_file_side(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the demo appends what Libeo receives to .passerelle/libeo-demo/payables.ndjson
+    with pack_run(DEMO, preset="fr-demo") as run:
         fix_bank_account(run)
-        bill(run, "PD-2025-031", DURAND, 100)
-        _, report = run.sync()
+        row = bill(run, "PD-2025-040", DURAND, 100)
+        plan, report = run.sync()
         assert report.ok, report.failures
+        created = {c.key for c in plan.changes if c.action == "create"}
+        assert created == {str(b["Id"]) for b in run.query("Bill")} and row["Id"] in created  # the preset's three too
+        out = tmp_path / ".passerelle" / "libeo-demo" / "payables.ndjson"
+        written = {json.loads(line)["record"]["externalId"]: json.loads(line)
+                   for line in out.read_text(encoding="utf-8").splitlines()}
+        assert set(written) == created
+        assert written[row["Id"]]["record"]["status"] == "to_pay" and written[row["Id"]]["operation"] == "create"
+        assert not run.plan().has_changes

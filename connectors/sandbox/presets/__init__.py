@@ -1,14 +1,16 @@
-"""Starting companies: a French one (VAT, PCG chart of accounts, EUR) and a US one (sales tax, USD).
+"""Starting companies: a French one (VAT, PCG chart of accounts, EUR) and a US one (sales tax, USD);
+``fr-demo`` is the French one with a few open supplier bills, for demos that read transactions.
 
 A preset is plain data; :func:`build_realm` turns it into a realm whose rows look as if QBO had
-created them (Id, SyncToken "0", MetaData at the realm's creation instant).
+created them (Id, SyncToken "0", MetaData at the realm's creation instant). A preset's ``samples`` are
+transactions written afterwards through the normal rules (totals, balances and taxes computed).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,11 +28,17 @@ class Preset:
     country: str
     timezone: str
     rows: Mapping[str, tuple[dict[str, Any], ...]]
+    samples: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
 
 
 def _fr() -> Preset:
     from connectors.sandbox.presets.fr import FR
     return FR
+
+
+def _fr_demo() -> Preset:
+    from connectors.sandbox.presets.fr import FR_DEMO
+    return FR_DEMO
 
 
 def _us() -> Preset:
@@ -43,7 +51,7 @@ def _empty() -> Preset:
     return empty()
 
 
-PRESETS: Mapping[str, Callable[[], Preset]] = {"fr": _fr, "us": _us, "empty": _empty}
+PRESETS: Mapping[str, Callable[[], Preset]] = {"fr": _fr, "fr-demo": _fr_demo, "us": _us, "empty": _empty}
 
 
 def build_realm(realm_id: str, preset_name: str, now: datetime) -> RealmState:

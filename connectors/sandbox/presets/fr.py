@@ -6,12 +6,13 @@ each code has a sales rate (TVA collectée) and a purchase rate (TVA déductible
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from connectors.sandbox.presets import Preset
 from connectors.sandbox.presets.common import account, budget, employee, name_row, ref, tax_agency, tax_code, tax_rate
 
-__all__ = ["FR"]
+__all__ = ["FR", "FR_DEMO"]
 
 _ADDR_PARIS = {"Line1": "12 rue des Lilas", "City": "Paris", "PostalCode": "75011", "Country": "FR"}
 
@@ -129,3 +130,20 @@ FR = Preset(
         },),
     },
 )
+
+
+def _bill(number: str, vendor: tuple[int, str], dates: tuple[str, str], lines: tuple[tuple[str, int], ...]
+          ) -> dict[str, object]:
+    """An open supplier bill, excl. VAT 20 % (purchase code 31): (amount, expense account) per line."""
+    return {"VendorRef": ref(*vendor), "DocNumber": number, "TxnDate": dates[0], "DueDate": dates[1],
+            "GlobalTaxCalculation": "TaxExcluded",
+            "Line": [{"DetailType": "AccountBasedExpenseLineDetail", "Amount": Decimal(amount),
+                      "AccountBasedExpenseLineDetail": {"AccountRef": ref(account_id), "TaxCodeRef": ref(31)}}
+                     for amount, account_id in lines]}
+
+
+FR_DEMO = replace(FR, name="fr-demo", samples={"Bill": (
+    _bill("PD-2025-031", (56, "Papeterie Durand"), ("2025-03-03", "2025-04-02"), (("184.50", 10),)),
+    _bill("EP-7781", (57, "Énergie Plus"), ("2025-03-10", "2025-04-09"), (("312.00", 18),)),
+    _bill("TS-2025-03", (58, "Télécom Services"), ("2025-03-15", "2025-04-14"), (("59.90", 12), ("20.00", 12))),
+)})

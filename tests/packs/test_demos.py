@@ -1,0 +1,70 @@
+"""Every pack's demo profile, as a new user meets it: `passerelle connect`, `passerelle check --fix`, then
+`passerelle plan --detailed-exitcode` against a fresh sandbox (served over HTTP) exits 2, changes to make.
+The Libeo demo shows its main direction (L1): the preset's QBO bills reach the demo's file-based Libeo side.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from cryptography.fernet import Fernet
+
+from connectors.qbo.limiter import forget_limiters
+from connectors.sandbox import RealmSpec, SandboxConfig, create_app, sandbox_of, serve
+from engine.cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKS = ("freshbooks", "libeo", "pleo", "orderry", "ogustine")
+
+
+@pytest.fixture
+def fresh_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh sandbox (`passerelle sandbox --preset fr-demo`: the FR company and three open bills) on
+    loopback; the state store and the demo's written files under tmp_path."""
+    forget_limiters()
+    app = create_app(SandboxConfig(realms=(RealmSpec("9341450000000001", "fr-demo"),)))
+    sandbox = sandbox_of(app)
+    monkeypatch.chdir(tmp_path)
+    with serve(app) as base_url:
+        monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", base_url)
+        monkeypatch.setenv("PASSERELLE_STATE", str(tmp_path / "state.db"))
+        monkeypatch.setenv("PASSERELLE_SECRET_KEY", Fernet.generate_key().decode())
+        monkeypatch.delenv("PASSERELLE_QBO_ACCESS_TOKEN", raising=False)
+        monkeypatch.delenv("PASSERELLE_QBO_REALM", raising=False)
+        yield sandbox
+    sandbox.close()
+    forget_limiters()
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_E1_every_demo_connects_fixes_its_checks_and_plans_changes(pack: str, fresh_sandbox: Any) -> None:
+    profile = str(ROOT / "rules" / pack / "customers" / "demo.yaml")
+    connected = _run("connect", profile, "--no-browser")
+    assert connected.exit_code == 0, connected.output
+    fixed = _run("check", profile, "--fix", "--yes")
+    assert fixed.exit_code == 0, fixed.output
+    plan = _run("plan", profile, "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+
+
+def test_L1_demo_imports_the_sandbox_bills_to_its_file_side(fresh_sandbox: Any, tmp_path: Path) -> None:
+    profile = str(ROOT / "rules" / "libeo" / "customers" / "demo.yaml")
+    for args in (("connect", profile, "--no-browser"), ("check", profile, "--fix", "--yes"), ("sync", profile)):
+        done = _run(*args)
+        assert done.exit_code == 0, done.output
+    written = [json.loads(line) for line in (tmp_path / ".passerelle" / "libeo-demo" / "payables.ndjson")
+               .read_text(encoding="utf-8").splitlines()]
+    bills = fresh_sandbox.query("9341450000000001", "SELECT * FROM Bill").get("Bill", [])
+    assert bills and sorted(w["record"]["externalId"] for w in written) == sorted(str(b["Id"]) for b in bills)
+    assert {w["operation"] for w in written} == {"create"}
+    assert {w["record"]["source"] for w in written} == {"quickbooks"}
+    assert _run("plan", profile, "--detailed-exitcode").exit_code == 0
