@@ -20,7 +20,7 @@ from typing import Protocol
 
 from connectors.qbo.config import LimitSpec
 
-__all__ = ["Limiter", "RateLimiter", "forget_limiters", "limiter_for"]
+__all__ = ["Limiter", "RateLimiter", "SlotMixin", "forget_limiters", "limiter_for"]
 
 
 class Limiter(Protocol):
@@ -31,7 +31,25 @@ class Limiter(Protocol):
     def pause(self, seconds: float) -> None: ...
 
 
-class RateLimiter:
+class SlotMixin:
+    """``slot()`` for a limiter with ``acquire``/``release``: one request's admission as a ``with`` block."""
+
+    def acquire(self, is_batch: bool = False) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def slot(self, is_batch: bool = False) -> Iterator[None]:
+        self.acquire(is_batch)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+class RateLimiter(SlotMixin):
     """Admission control for one company."""
 
     def __init__(self, spec: LimitSpec | None = None, *, monotonic: Callable[[], float] = time.monotonic,
@@ -89,14 +107,6 @@ class RateLimiter:
         with self._lock:
             self.in_flight -= 1
         self._slots.release()
-
-    @contextmanager
-    def slot(self, is_batch: bool = False) -> Iterator[None]:
-        self.acquire(is_batch)
-        try:
-            yield
-        finally:
-            self.release()
 
     def pause(self, seconds: float) -> None:
         """Hold every request to this company for ``seconds`` (after a 429)."""

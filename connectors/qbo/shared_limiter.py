@@ -18,13 +18,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
 from connectors.qbo.config import LimitSpec
-from connectors.qbo.limiter import RateLimiter, limiter_for
+from connectors.qbo.limiter import RateLimiter, SlotMixin, limiter_for
 
 __all__ = ["SharedLimiter", "company_limiter", "shared_limiter_for"]
 
@@ -38,7 +37,7 @@ _ADMIT = sa.text("""
       FROM recent""")
 
 
-class SharedLimiter:
+class SharedLimiter(SlotMixin):
     """The same interface as :class:`RateLimiter`, enforced across processes through the database."""
 
     def __init__(self, engine: sa.Engine, realm_id: str, spec: LimitSpec | None = None, *,
@@ -133,14 +132,6 @@ class SharedLimiter:
             with self._lock:
                 self.in_flight -= 1
             self.local.release()
-
-    @contextmanager
-    def slot(self, is_batch: bool = False) -> Iterator[None]:
-        self.acquire(is_batch)
-        try:
-            yield
-        finally:
-            self.release()
 
     def pause(self, seconds: float) -> None:
         self.local.pause(seconds)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -20,21 +19,14 @@ pytestmark = pytest.mark.postgres
 SPEC = LimitSpec(per_minute=12, batches_per_minute=4, concurrent=3, window=1.0)
 
 
-@pytest.fixture
-def pg(pg_url: str) -> Iterator[Store]:
-    store = open_store(pg_url)
-    yield store
-    store.dispose()
-
-
 def _process(store: Store) -> SharedLimiter:
     """What one process holds: its own engine and its own process-wide limiter."""
     engine = sa.create_engine(store.engine.url, pool_size=8)
     return SharedLimiter(engine, "4620816365", SPEC, local=RateLimiter(SPEC), margin=0.2)
 
 
-def test_two_processes_together_stay_within_the_company_budget(pg: Store) -> None:
-    limiters = [_process(pg), _process(pg)]
+def test_two_processes_together_stay_within_the_company_budget(pg_store: Store) -> None:
+    limiters = [_process(pg_store), _process(pg_store)]
     lock = threading.Lock()
     state = {"now": 0, "peak": 0}
     starts: list[tuple[float, bool]] = []

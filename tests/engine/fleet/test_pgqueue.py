@@ -7,7 +7,6 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -15,20 +14,13 @@ import sqlalchemy as sa
 from engine.fleet.jobs import JobResult, JobSpec
 from engine.fleet.pgqueue import ProcrastinateQueue
 from engine.fleet.runner import JobFailed
-from engine.store import Store, open_store
+from engine.store import Store
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def pg(pg_url: str) -> Iterator[Store]:
-    store = open_store(pg_url)
-    yield store
-    store.dispose()
-
-
-def test_a_request_for_work_already_queued_joins_the_waiting_job(pg: Store) -> None:
-    queue = ProcrastinateQueue(pg)
+def test_a_request_for_work_already_queued_joins_the_waiting_job(pg_store: Store) -> None:
+    queue = ProcrastinateQueue(pg_store)
     try:
         first = queue.defer(JobSpec("p/a", "event", "r1"))
         assert [queue.defer(JobSpec("p/a", "event", "r1")) for _ in range(20)] == [first] * 20
@@ -40,7 +32,7 @@ def test_a_request_for_work_already_queued_joins_the_waiting_job(pg: Store) -> N
         queue.close()
 
 
-def test_jobs_of_one_company_run_one_at_a_time_and_failures_retry_unless_a_user_mistake(pg: Store) -> None:
+def test_jobs_of_one_company_run_one_at_a_time_and_failures_retry_unless_a_user_mistake(pg_store: Store) -> None:
     lock = threading.Lock()
     running: Counter[str] = Counter()
     peak: Counter[str] = Counter()
@@ -60,7 +52,7 @@ def test_jobs_of_one_company_run_one_at_a_time_and_failures_retry_unless_a_user_
             running[spec.lock] -= 1
         return JobResult()
 
-    queue = ProcrastinateQueue(pg, run, max_attempts=3, retry_wait=0)
+    queue = ProcrastinateQueue(pg_store, run, max_attempts=3, retry_wait=0)
     try:
         for n in range(4):
             queue.defer(JobSpec(f"p/{n}", "scheduled", "same-company"))
@@ -79,11 +71,11 @@ def test_jobs_of_one_company_run_one_at_a_time_and_failures_retry_unless_a_user_
     assert all(states[f"p/{n}"] == ("done", 1) for n in range(4))
 
 
-def test_the_job_of_a_worker_that_stopped_is_queued_again(pg: Store) -> None:
-    queue = ProcrastinateQueue(pg, stalled_after=5)
+def test_the_job_of_a_worker_that_stopped_is_queued_again(pg_store: Store) -> None:
+    queue = ProcrastinateQueue(pg_store, stalled_after=5)
     try:
         job_id = queue.defer(JobSpec("p/a", "scheduled", "r1"))
-        with pg.engine.begin() as conn:  # as a worker SIGKILLed mid-job leaves it: doing, heartbeat gone stale
+        with pg_store.engine.begin() as conn:  # as a worker SIGKILLed mid-job leaves it: doing, heartbeat gone stale
             worker = conn.execute(sa.text("INSERT INTO procrastinate_workers (last_heartbeat) "
                                           "VALUES (now() - interval '1 hour') RETURNING id")).scalar_one()
             conn.execute(sa.text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w, attempts = 1 "
@@ -96,11 +88,11 @@ def test_the_job_of_a_worker_that_stopped_is_queued_again(pg: Store) -> None:
         queue.close()
 
 
-def test_a_stalled_job_whose_work_was_requested_again_meanwhile_is_queued_again_too(pg: Store) -> None:
-    queue = ProcrastinateQueue(pg, stalled_after=5)
+def test_a_stalled_job_whose_work_was_requested_again_meanwhile_is_queued_again_too(pg_store: Store) -> None:
+    queue = ProcrastinateQueue(pg_store, stalled_after=5)
     try:
         stalled = queue.defer(JobSpec("p/a", "event", "r1"))
-        with pg.engine.begin() as conn:
+        with pg_store.engine.begin() as conn:
             worker = conn.execute(sa.text("INSERT INTO procrastinate_workers (last_heartbeat) "
                                           "VALUES (now() - interval '1 hour') RETURNING id")).scalar_one()
             conn.execute(sa.text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w, attempts = 1 "

@@ -53,14 +53,6 @@ def target(app: Any, demo: Loaded, store: Store) -> Iterator[QboTarget]:
 
 
 @pytest.fixture
-def pg_store(pg_url: str) -> Iterator[Store]:
-    """A store in a fresh PostgreSQL database on the machine's server (dropped afterwards)."""
-    store = open_store(pg_url)
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
     """The sandbox over real HTTP, configured through the environment as a user would."""
     from connectors.sandbox import serve
