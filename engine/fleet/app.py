@@ -8,6 +8,7 @@
 | ``GET /status/stream`` | server-sent events: run progress and job changes |
 | ``GET /jobs`` (``?profile=&state=``) | jobs, newest first |
 | ``POST /jobs`` | ``{"profile", "kind", "record"}``: a manual sync, a first sync or a resync; needs the admin token |
+| ``/console/…`` (``GET /`` redirects there) | the web console (``engine/console``, docs/console.md) |
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from engine.console.app import PREFIX as CONSOLE_PREFIX
+from engine.console.app import create_console
+from engine.console.app import home as console_home
 from engine.fleet.jobs import KINDS, STATES, JobSpec
 from engine.fleet.routing import route_product, route_qbo
 from engine.fleet.service import Service
@@ -217,6 +221,8 @@ def create_app(service: Service) -> Starlette:
         Route("/status", get_status), Route("/status/stream", status_stream),
         Route("/jobs", list_jobs, methods=["GET"]), Route("/jobs", add_job, methods=["POST"]),
         Route("/healthz", health),
+        # -- the web console (engine/console): pages over the same store and commands ----------------------
+        Route("/", console_home), Mount(CONSOLE_PREFIX, app=create_console(service)),
     ], lifespan=lifespan)
     app.state.service = service
     return app

@@ -1,0 +1,1 @@
+"""The web console: pages, security and browser journeys (engine/console)."""
