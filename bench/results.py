@@ -16,7 +16,10 @@ __all__ = ["MEANING", "TARGETS", "write_results"]
 TARGETS = {"mapping_ratio": ("<=", 3.0), "apply_ceiling_ratio": (">=", 0.8), "apply_vs_plain_loop": (">=", 3.0),
            "first_plan_requests_per_1k": ("<=", 3.0), "first_plan_records_per_s": (">=", 500.0),
            "first_sync_docs_per_min": (">=", 1080.0), "replan_1k_unchanged_requests": ("<=", 5.0),
-           "cli_plan_peak_mb": ("<=", 300.0), "cli_apply_peak_mb": ("<=", 300.0)}
+           "cli_plan_peak_mb": ("<=", 300.0), "cli_apply_peak_mb": ("<=", 300.0),
+           "fleet_profiles": (">=", 40.0), "fleet_scale_4w": (">=", 3.0), "fleet_max_in_flight_per_company": ("<=", 10.0),
+           "fleet_max_requests_per_min_per_company": ("<=", 500.0), "fleet_duplicates": ("<=", 0.0),
+           "fleet_lost": ("<=", 0.0)}
 
 MEANING = {
     "validate_ms_rules": "`passerelle validate rules/` (all packs and profiles), median ms",
@@ -33,6 +36,13 @@ MEANING = {
     "replan_1k_unchanged_requests": "`passerelle plan` right after the first sync of 1000 invoices: QBO requests",
     "cli_plan_peak_mb": "peak RSS of the whole `passerelle plan` process, records already in the ledger, MB",
     "cli_apply_peak_mb": "peak RSS of the whole `passerelle apply --yes` process, records already in the ledger, MB",
+    "fleet_docs_per_min": "documents written by N `passerelle worker` processes on PostgreSQL, 40 profiles, 8 companies",
+    "fleet_scale_4w": "fleet throughput with 4 workers / with 1 (sandbox latency per request: I/O-bound work)",
+    "fleet_max_in_flight_per_company": "peak requests in flight on one company, as the sandbox counted them",
+    "fleet_max_requests_per_min_per_company": "peak requests in any sliding minute on one company (sandbox count)",
+    "fleet_duplicates": "documents written twice after two workers were SIGKILLed mid-run",
+    "fleet_lost": "documents missing after two workers were SIGKILLed mid-run",
+    "fleet_jobs_per_webhook_burst": "distinct jobs made by 500 signed notifications for one company",
 }
 
 

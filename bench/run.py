@@ -35,7 +35,9 @@ HEADLINE = ("validate_ms_rules", "mapping_ratio", "plan_peak_mb_1k", "plan_peak_
             "plan_records_per_s", "apply_docs_per_min", "apply_ceiling_ratio", "apply_vs_plain_loop",
             "webhook_acks_per_s", "sandbox_startup_ms", "first_plan_requests_per_1k", "first_plan_records_per_s",
             "first_sync_seconds", "first_sync_docs_per_min", "replan_1k_unchanged_requests", "cli_plan_peak_mb",
-            "cli_apply_peak_mb")
+            "cli_apply_peak_mb", "fleet_profiles", "fleet_docs_per_min_1w", "fleet_docs_per_min_2w",
+            "fleet_docs_per_min_4w", "fleet_scale_4w", "fleet_max_in_flight_per_company",
+            "fleet_max_requests_per_min_per_company", "fleet_duplicates", "fleet_lost", "fleet_jobs_per_webhook_burst")
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,14 @@ class Sizes:
     first_sync_records: int   # invoices of the first sync (plan + apply) through the CLI
     memory_records: int       # invoices of the CLI's peak-memory figures
     latency_ms: float
+    fleet: tuple[str, ...] = ()  # bench/fleet.py's arguments; ("off",) skips it (the smoke test)
 
 
 FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3, 60.0, 150, 3000,
              10_000, 1_000, 100_000, 200)
 QUICK = Sizes(5, 20_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 2, 15.0, 60, 1000,
-              2_000, 1_000, 20_000, 200)
-TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20, 20, 10, 30, 0)  # the smoke test
+              2_000, 1_000, 20_000, 200, ("--quick",))
+TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20, 20, 10, 30, 0, ("off",))  # the smoke test
 
 
 def run_piece(module: str, args: Sequence[str], *, timeout: float = 900) -> dict[str, str]:
@@ -117,6 +120,8 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
         "--memory-records", str(sizes.memory_records), "--latency-ms", f"{sizes.latency_ms:g}"], timeout=3600)
     figures.update(run_webhook(sizes))
     step("sandbox start-up", "sandbox_startup", ["--runs", "5", "--companies", "1", "--companies", "50"])
+    if sizes.fleet != ("off",):
+        step("fleet of worker processes on PostgreSQL", "fleet", list(sizes.fleet), timeout=3600)
     return figures
 
 
