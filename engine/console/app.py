@@ -116,7 +116,8 @@ class Console:
     auth: Auth
 
     def entry(self, key: str) -> Entry | None:
-        return self.service.deployment.get(key)
+        """The profile as on disk now (compiled again when its files changed since the last scan)."""
+        return self.service.deployment.fresh(key)
 
 
 def _console(request: Request) -> Console:
