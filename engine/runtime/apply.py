@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.errors import PasserelleError, RuleError
-from engine.runtime.canonical import payload_hash, request_id, to_plain
+from engine.runtime.canonical import payload_hash, request_id, to_plain, with_numbers
 from engine.runtime.history import finish_run, progress_run, record_error, resolve_errors, start_run
 from engine.runtime.ledger import StoreLedger
 from engine.runtime.plan import Change, Plan, payload_digest
@@ -243,7 +243,7 @@ class _Applier:
 
     def _prepare(self, change: Change) -> TargetWrite | None:
         try:
-            payload = _substitute(change.payload or {}, self.state)
+            payload = with_numbers(_substitute(change.payload or {}, self.state), change.numbers)
             match = _substitute(dict(change.match or {}), self.state) or None
         except LookupError as missing:
             self._fail_before_send(change, f"not sent: {missing}")
@@ -258,7 +258,7 @@ class _Applier:
     def _entry(self, change: Change, write: TargetWrite, record: Mapping[str, Any] | None) -> LedgerEntry:
         record = record or {}
         state = {"void": "voided", "delete": "deleted"}.get(change.action)
-        fields = dict(write.payload) if write.payload else dict((self.ledger.get(change.flow, change.key) or
+        fields = to_plain(write.payload) if write.payload else dict((self.ledger.get(change.flow, change.key) or
                                                                 _blank(change)).fields)
         return LedgerEntry(flow=change.flow, source_key=change.key, target_entity=change.entity,
                            target_id=str(record.get("Id") or change.target_id or ""), sync_token=_token(record, change),

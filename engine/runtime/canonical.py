@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["canonical_json", "payload_hash", "request_id", "to_plain"]
+__all__ = ["canonical_json", "decimal_paths", "payload_hash", "request_id", "to_plain", "with_numbers"]
 
 
 def to_plain(value: Any) -> Any:
@@ -20,6 +20,40 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value.normalize() if value == value.to_integral() else value, "f")
     return value
+
+
+def decimal_paths(value: Any, prefix: str = "") -> tuple[str, ...]:
+    """Where the Decimals of ``value`` sit (``rate``, ``lines.0.amount``): a plan keeps its payload plain text,
+    and these paths let a write send those values back as exact JSON numbers."""
+    if isinstance(value, Mapping):
+        return tuple(p for k, v in value.items() for p in decimal_paths(v, f"{prefix}{k}."))
+    if isinstance(value, (list, tuple)):
+        return tuple(p for i, v in enumerate(value) for p in decimal_paths(v, f"{prefix}{i}."))
+    return (prefix[:-1],) if isinstance(value, Decimal) else ()
+
+
+def with_numbers(plain: Any, paths: tuple[str, ...]) -> Any:
+    """``plain`` with the values at ``paths`` (see :func:`decimal_paths`) as Decimals again."""
+    if not paths:
+        return plain
+    heads: dict[str, list[str]] = {}
+    for path in paths:
+        head, _, rest = path.partition(".")
+        heads.setdefault(head, []).append(rest)
+    if isinstance(plain, Mapping):
+        return {k: _number(v, heads[k]) if k in heads else v for k, v in plain.items()}
+    if isinstance(plain, list):
+        return [_number(v, heads[str(i)]) if str(i) in heads else v for i, v in enumerate(plain)]
+    return plain
+
+
+def _number(value: Any, rests: list[str]) -> Any:
+    if "" in rests and isinstance(value, str):
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            return value
+    return with_numbers(value, tuple(r for r in rests if r))
 
 
 def canonical_json(value: Any) -> str:

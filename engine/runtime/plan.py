@@ -24,7 +24,7 @@ from engine.compile import CompiledFlow
 from engine.context import Ledger
 from engine.evaluate import Evaluation, evaluate, evaluate_gone
 from engine.pipeline import Loaded
-from engine.runtime.canonical import canonical_json, request_id, to_plain
+from engine.runtime.canonical import canonical_json, decimal_paths, request_id, to_plain
 from engine.runtime.compare import diff_fields, same
 from engine.runtime.ports import Criteria, LedgerEntry, LiveReads, Source, Target
 
@@ -64,6 +64,7 @@ class Change:
     owned_fields: tuple[str, ...] = ()
     connection: str = ""
     attachments: tuple[Mapping[str, Any], ...] = ()
+    numbers: tuple[str, ...] = ()  # product writes: payload paths sent as JSON numbers (plain text here)
 
 
 @dataclass(frozen=True)
@@ -361,7 +362,8 @@ class _Planner:
             diffs = tuple(FieldChange(k, before.get(k), v) for k, v in payload.items() if not same(before.get(k), v))
         rid = request_id(self.key, flow.name, base["key"], action, digest)
         return Change(action, **base, label=label, target_id=target_id, payload=payload, payload_hash=digest,
-                      request_id=rid, diffs=diffs, owned_fields=flow.flow.operations.owned_fields or tuple(payload))
+                      request_id=rid, diffs=diffs, owned_fields=flow.flow.operations.owned_fields or tuple(payload),
+                      numbers=decimal_paths(result.payload))
 
     def _write(self, flow: CompiledFlow, result: Evaluation, entry: LedgerEntry | None,
                base: dict[str, Any], prepared: _Prepared | None = None) -> Change | None:

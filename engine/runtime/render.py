@@ -79,6 +79,9 @@ def plan_to_json(plan: Plan) -> str:
     data = to_plain(asdict(plan))
     if data.get("enabled", True):
         data.pop("enabled", None)  # written only for a profile switched off
+    for change in data["changes"]:
+        if not change.get("numbers"):
+            change.pop("numbers", None)  # written only for product writes carrying numbers
     data["summary"] = summary(plan)
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
@@ -96,7 +99,8 @@ def plan_from_json(text: str, where: str = "plan.json") -> Plan:
     try:
         changes = tuple(Change(**{**c, "diffs": tuple(FieldChange(**d) for d in c.get("diffs", ())),
                                   "creates": tuple(c.get("creates", ())), "owned_fields": tuple(c.get("owned_fields", ())),
-                                  "attachments": tuple(c.get("attachments", ()))})
+                                  "attachments": tuple(c.get("attachments", ())),
+                                  "numbers": tuple(c.get("numbers", ()))})
                         for c in data["changes"])
         return Plan(profile=data["profile"], pack=data["pack"], pack_version=data["pack_version"],
                     created_at=data["created_at"], fingerprint=data["fingerprint"], changes=changes,

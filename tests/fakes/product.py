@@ -73,6 +73,7 @@ class ProductSpec:
     bearer: str | None = None  # require ``Authorization: Bearer <token>``
     headers: Mapping[str, str] = field(default_factory=dict)  # other required header values (api keys, basic)
     faults: tuple[Fault, ...] = ()
+    files: Mapping[str, bytes] = field(default_factory=dict)  # path -> bytes served behind the same auth
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class FakeProduct:
         self._ids = itertools.count(9001)
         routes = [Route(r.path, self._lister(r), methods=["GET"]) for r in spec.resources]
         routes += [Route(w.path, self._writer(r, w), methods=[w.method]) for r in spec.resources for w in r.writes]
+        routes += [Route(path, self._file(content), methods=["GET"]) for path, content in spec.files.items()]
         self.app = Starlette(routes=routes)
         self.app.add_middleware(_Gate, fake=self)  # type: ignore[arg-type]
 
@@ -170,6 +172,11 @@ class FakeProduct:
                 entry[1] = left - 1
                 return fault  # type: ignore[no-any-return]
         return None
+
+    def _file(self, content: bytes) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            return Response(content, media_type="application/octet-stream")
+        return handler
 
     def _lister(self, res: FakeResource) -> Callable[[Request], Any]:
         async def handler(request: Request) -> Response:

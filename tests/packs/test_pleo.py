@@ -316,25 +316,28 @@ def test_P6_each_receipt_is_attached_to_its_qbo_expense_once() -> None:
             f"rcp-00{n}.pdf" for n in range(1, 6)]
 
 
-@pytest.mark.xfail(strict=True, reason="engine: attachments on the product API's own host are fetched through "
-                                       "its connection (owns_url/fetch_bytes), but this fake serves receipts on another "
-                                       "host, which the session's fetcher cannot reach in-process")
 def test_P6_a_receipt_served_by_the_pleo_api_itself_is_fetched_through_the_pleo_connection(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import connectors.fetch
 
-    def offline(self: Any, url: str) -> bytes:  # the fallback path would go to the internet: refuse it
+    def offline(self: Any, url: str) -> bytes:  # the public-download path would go to the internet: refuse it
         raise PasserelleError([RuleError("E905", f"no in-process transport for {url}", Loc("test"))])
 
     monkeypatch.setattr(connectors.fetch.FileFetcher, "_http", offline)
-    fake = FakeProduct(pleo.spec())
-    for expense in fake.records["expenses"]:  # receipts under the API's own host, behind its bearer token
+    files = {f"/v3/receipts/rcp-00{n}.pdf": pleo.receipt_bytes(f"rcp-00{n}") for n in range(1, 6)}
+    fake = FakeProduct(pleo.spec(files=files))  # served behind the API's bearer token, like its lists
+    for expense in fake.records["expenses"]:  # receipts under the API's own host
         for receipt in expense["receipts"]:
-            receipt["url"] = f"https://external.pleo.io/v3/expenses/{expense['id']}"
+            receipt["url"] = f"https://external.pleo.io/v3/receipts/{receipt['id']}.pdf"
     with _run(fake=fake, storage=False) as run:
         _, report = run.sync()
         assert report.ok, report.failures
-        assert len(run.query("Attachable")) == 5
+        purchases = _purchases(run)
+        linked = {a["AttachableRef"][0]["EntityRef"]["value"]: a for a in run.query("Attachable")}
+        assert set(linked) == {p["Id"] for p in purchases.values()}
+        receipt = linked[purchases["exp-003"]["Id"]]
+        assert run.sandbox.realm(run.realm).files[receipt["Id"]] == pleo.receipt_bytes("rcp-003")
+        assert sorted(r.path for r in fake.requests if r.path.startswith("/v3/receipts/")) == sorted(files)
 
 
 # -- P7 --------------------------------------------------------------------------------------------------------
@@ -359,8 +362,6 @@ def test_P7_only_active_qbo_vat_codes_are_offered_and_each_line_carries_the_code
         assert "inactive" in report.failures[0][2]
 
 
-@pytest.mark.xfail(strict=True, reason="engine: decimals in a plan payload are plain text (canonical.to_plain), so "
-                                       "product writes send the rate as the JSON string '20', not a number")
 def test_P7_vat_rates_reach_pleo_as_json_numbers() -> None:
     fake = FakeProduct(pleo.spec())
     with _run(fake=fake) as run:

@@ -11,6 +11,7 @@ separate from the API, fetched without the API token (``receipt_storage()`` serv
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -88,10 +89,11 @@ def _list(name: str, path: str, records: tuple[dict[str, Any], ...]) -> FakeReso
                         writes=(FakeWrite("create", "POST", path), FakeWrite("update", "PUT", path + "/{id}")))
 
 
-def spec(token: str | None = TOKEN, expenses: tuple[dict[str, Any], ...] = EXPENSES) -> ProductSpec:
+def spec(token: str | None = TOKEN, expenses: tuple[dict[str, Any], ...] = EXPENSES,
+         files: Mapping[str, bytes] | None = None) -> ProductSpec:
     listing = FakeResource(name="expenses", path="/v3/expenses", records=expenses, paging="cursor", param="after",
                            size_param="limit", page_size=50, list_at="data", meta=_PAGINATION,
                            since=("updatedAtFrom", "updatedAt"))
     return ProductSpec("pleo", (listing, _list("categories", "/v1/accounting-categories", CATEGORIES),
                                 _list("tags", "/v1/tags", TAGS), _list("tax_codes", "/v1/tax-codes", TAX_CODES)),
-                       bearer=token)
+                       bearer=token, files=files or {})
