@@ -1,9 +1,9 @@
-"""Choices of a setting read live from the QBO company (``choices_from`` in a pack's settings, P2-P4).
+"""Choices of a setting read live from the QBO company (``choices_from`` in a pack's settings).
 
-A pack declares where the allowed values of a setting come from, e.g. the Pleo bank account picked among
-the company's bank accounts::
+A pack declares where the allowed values of a setting come from, e.g. a bank account picked among the
+company's bank accounts::
 
-    pleo_account: {type: string, choices_from: {entity: Account, where: {AccountType: Bank}, value: Name, label: Name}}
+    payment_account: {type: string, choices_from: {entity: Account, where: {AccountType: Bank}, value: Name, label: Name}}
 
 :func:`read_choices` lists them from any reference data that can list an entity's records (the QBO
 connector's cache does: every page, inactive records too, which are left out here); :func:`check_choice`
