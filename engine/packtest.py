@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +22,8 @@ from typing import Any
 
 from engine.context import ReferenceData, StaticReferenceData
 from engine.errors import Loc, PasserelleError, RuleError
-from engine.pipeline import Loaded, run_pipeline
+from engine.model import RulePack
+from engine.pipeline import Loaded, load_pack, run_pipeline
 from engine.resources import rules_dir
 from engine.runtime.canonical import payload_hash
 from engine.runtime.ledger import StoreLedger
@@ -34,7 +35,7 @@ from engine.store import open_store
 
 __all__ = [
     "CASE_FILE", "EXPECTED_FILES", "Case", "CaseResult", "FileResult", "MemoryTarget", "RecordSource",
-    "case_outputs", "discover_cases", "find_pack", "load_case", "run_case", "run_cases",
+    "case_outputs", "discover_cases", "find_pack", "load_case", "plan_case", "run_case", "run_cases", "with_profile",
 ]
 
 CASE_FILE = "case.yaml"
@@ -110,6 +111,8 @@ class Case:
     sources: Mapping[str, RecordSource]
     ledger: tuple[LedgerEntry, ...] = ()
     display_root: Path = field(default_factory=lambda: rules_dir().parent)
+    files: Mapping[str, Mapping[str, tuple[Mapping[str, Any], ...]]] = field(default_factory=dict)
+    profile_file: Path | None = None  # the profile's file (None: a case of a pack alone)
 
     @property
     def id(self) -> str:
@@ -183,8 +186,9 @@ def _text(data: Mapping[str, Any], key: str, doc: Any, default: str | None = Non
     return value
 
 
-def load_case(folder: Path) -> Case:
-    """Read and check a case folder; a missing or malformed file is a ``PasserelleError`` naming it."""
+def load_case(folder: Path, *, load: Callable[[Path], RulePack] = load_pack) -> Case:
+    """Read and check a case folder; a missing or malformed file is a ``PasserelleError`` naming it.
+    ``load`` builds the pack from its folder (callers planning many cases pass one that reuses it)."""
     folder = folder.resolve()
     pack_dir = folder.parent.parent
     rel = pack_dir.parent.parent  # paths are shown from the folder holding rules/, as in a checkout
@@ -200,7 +204,8 @@ def load_case(folder: Path) -> Case:
         if key not in _CASE_KEYS:
             raise _fail("E143", f"unknown key {key!r} in case.yaml", doc.loc((key,), key=True),
                         hint=f"known keys: {', '.join(_CASE_KEYS)}")
-    loaded = run_pipeline(_profile_path(data.get("profile"), folder, pack_dir, doc.loc(("profile",))))
+    profile_file = _profile_path(data.get("profile"), folder, pack_dir, doc.loc(("profile",)))
+    loaded = run_pipeline(profile_file, load)
     meta = load_file(pack_dir / "pack.yaml").data.get("pack")
     pack_name = meta.get("name") if isinstance(meta, Mapping) else None
     if loaded.pack.meta.name != pack_name:
@@ -214,10 +219,20 @@ def load_case(folder: Path) -> Case:
         raise _fail("E143", f"`expect` lists some of: {', '.join(EXPECTED_FILES)}", doc.loc(("expect",)))
     options = PlanOptions(today=today, suspended_until=_text(data, "suspended_until", doc),
                           record=_text(data, "record", doc), manual=bool(data.get("manual", False)))
+    files = _source_files(folder, rel, loaded)
     return Case(pack=pack_dir.name, name=folder.name, folder=folder, description=_text(data, "description", doc) or "",
                 loaded=loaded, options=options, created_at=_text(data, "created_at", doc, f"{today}T00:00:00+00:00") or "",
                 expect=tuple(dict.fromkeys(expect)), reference=_reference(folder, rel),
-                sources=_sources(folder, rel, loaded), ledger=_ledger(folder, rel, loaded), display_root=rel)
+                sources=_sources_for(files, loaded), ledger=_ledger(folder, rel, loaded), display_root=rel,
+                files=files, profile_file=profile_file.resolve())
+
+
+def with_profile(case: Case, loaded: Loaded, display_root: Path | None = None) -> Case:
+    """The same inputs (records, company, ledger, date) planned with another compiled profile: another
+    customer of the pack, or the pack as it was before an edit (``passerelle impact``, ``test --base``).
+    ``display_root`` is the folder holding that pack's ``rules/``, to show rule locations from."""
+    return replace(case, loaded=loaded, sources=_sources_for(case.files, loaded),
+                   display_root=display_root or case.display_root)
 
 
 def _reference(folder: Path, rel: Path) -> dict[str, tuple[Mapping[str, Any], ...]]:
@@ -237,8 +252,9 @@ def _reference(folder: Path, rel: Path) -> dict[str, tuple[Mapping[str, Any], ..
     return out
 
 
-def _sources(folder: Path, rel: Path, loaded: Loaded) -> dict[str, RecordSource]:
-    """records/<resource>.json feeds product-side connections; qbo/<Entity>.json feeds QBO-side ones."""
+def _source_files(folder: Path, rel: Path, loaded: Loaded) -> dict[str, dict[str, tuple[Mapping[str, Any], ...]]]:
+    """records/<resource>.json (product side) and qbo/<Entity>.json (QBO side), checked against what the
+    profile's flows read."""
     connections = loaded.resolved.connections
     read: dict[str, set[str]] = {"records": set(), "qbo": set()}
     for flow in loaded.compiled.flows.values():
@@ -256,8 +272,14 @@ def _sources(folder: Path, rel: Path, loaded: Loaded) -> dict[str, RecordSource]
                 raise _fail("E143", "no flow of the pack reads this file", path.relative_to(rel),
                             hint=f"files this pack reads: {known}")
             files[kind][path.stem] = _records(_json(path, rel), path.relative_to(rel), "records")
-    return {name: RecordSource(files["qbo" if conn.connector == _QBO_CONNECTOR else "records"])
-            for name, conn in connections.items()}
+    return files
+
+
+def _sources_for(files: Mapping[str, Mapping[str, tuple[Mapping[str, Any], ...]]],
+                 loaded: Loaded) -> dict[str, RecordSource]:
+    """records/ feeds product-side connections; qbo/ feeds QBO-side ones."""
+    return {name: RecordSource(files.get("qbo" if conn.connector == _QBO_CONNECTOR else "records", {}))
+            for name, conn in loaded.resolved.connections.items()}
 
 
 def _ledger(folder: Path, rel: Path, loaded: Loaded) -> tuple[LedgerEntry, ...]:

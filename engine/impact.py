@@ -1,0 +1,423 @@
+"""Change impact: what an edit of packs or profiles does to each customer, before it is merged.
+
+Each profile is compiled twice, from the packs as they were (the base) and as they are, and both are
+planned against the same inputs: every case of the profile's pack (records, QBO company, ledger and
+date of ``<pack>/cases/<case>/``, planned with this profile instead of the case's own), and
+optionally the live company (read only). What differs is the impact: documents now created, updated
+(field by field), skipped or in error that were not before, and the profile's effective settings and
+table rows that changed. A profile whose effective configuration is the same on both sides (same
+settings, rows, flows, machines, checks: locations, descriptions and comments aside) cannot plan
+differently, so it is not planned at all; that keeps a pack of many profiles fast to check.
+
+The stages are values: ``Loaded`` pairs in, ``ProfileImpact`` (frozen) out; nothing is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from engine.errors import Loc, PasserelleError, RuleError
+from engine.model import RulePack
+from engine.packtest import Case, load_case, plan_case, with_profile
+from engine.pipeline import Loaded, load_pack, pack_file, run_pipeline
+from engine.runtime.canonical import to_plain
+from engine.runtime.plan import Change, FieldChange, Plan
+
+__all__ = [
+    "ConfigChange", "DocumentChange", "Impact", "PackLoader", "ProfileImpact", "config_changes", "diff_plans",
+    "fingerprint", "impact_to_json", "pack_cases", "profile_impact", "render_impact", "run_impact",
+]
+
+# Fields of the pipeline's values that cannot change what a plan holds.
+_INERT_FIELDS = frozenset({"loc", "description", "title", "root", "files", "file", "pack_ref_loc", "meta", "examples"})
+_WRITES = ("create", "adopt", "update", "void", "delete")
+
+
+class PackLoader:
+    """Builds each pack folder once (many profiles share a pack); a pack that fails is built again."""
+
+    def __init__(self) -> None:
+        self._packs: dict[Path, RulePack] = {}
+
+    def __call__(self, path: Path) -> RulePack:
+        key = pack_file(path).resolve()
+        pack = self._packs.get(key)
+        if pack is None:
+            pack = self._packs[key] = load_pack(path)
+        return pack
+
+
+# -- what differs in a profile's configuration ------------------------------------------------------
+
+
+def _shape(value: Any) -> Any:
+    """A comparable value of a pipeline value, without locations, descriptions or paths."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, tuple((f.name, _shape(getattr(value, f.name))) for f in dataclasses.fields(value)
+                                            if f.name not in _INERT_FIELDS))
+    if isinstance(value, Mapping):
+        return tuple((repr(k), _shape(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(_shape(v) for v in value)
+    if isinstance(value, (Loc, Path)):
+        return None
+    if isinstance(value, Decimal):
+        return ("decimal", str(value.normalize()))
+    return value
+
+
+def fingerprint(loaded: Loaded) -> Any:
+    """Everything of a compiled profile that can change a plan (equal fingerprints plan identically)."""
+    resolved = loaded.resolved
+    return _shape((resolved.pack.meta.name, resolved.setting_values(), resolved.tables, resolved.connections,
+                   resolved.secrets, resolved.schedule, resolved.enabled, resolved.pack.flows, resolved.pack.machines,
+                   resolved.pack.checks, resolved.allowed_hosts, resolved.private_hosts))
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """One effective setting, table row or rule of a profile that the edit changes (``None``: absent)."""
+
+    kind: str   # setting, row, table, flow, machine, check, connection, schedule, profile
+    name: str
+    before: Any = None
+    after: Any = None
+
+    @property
+    def text(self) -> str:
+        if self.kind in ("setting", "row"):
+            return f"{self.kind} {self.name}: {_show(self.before)} -> {_show(self.after)}"
+        state = "added" if self.before is None else "removed" if self.after is None else "changed"
+        return f"{self.kind} {self.name} {state}"
+
+
+def _show(value: Any) -> str:
+    import json
+
+    if value is None:
+        return "(none)"
+    text = json.dumps(to_plain(value), ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+def _named(kind: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterator[ConfigChange]:
+    for name in dict.fromkeys([*after, *before]):
+        old, new = before.get(name), after.get(name)
+        if _shape(old) != _shape(new):
+            yield ConfigChange(kind, name, "before" if old is not None else None, "after" if new is not None else None)
+
+
+def config_changes(before: Loaded, after: Loaded) -> tuple[ConfigChange, ...]:
+    """What the edit changes in this profile's effective configuration, setting by setting and row by row."""
+    old, new = before.resolved, after.resolved
+    out: list[ConfigChange] = []
+    old_settings, new_settings = old.setting_values(), new.setting_values()
+    for name in dict.fromkeys([*new_settings, *old_settings]):
+        a, b = old_settings.get(name), new_settings.get(name)
+        if _shape(a) != _shape(b):
+            out.append(ConfigChange("setting", name, a, b))
+    for name in dict.fromkeys([*new.tables, *old.tables]):
+        t_old, t_new = old.tables.get(name), new.tables.get(name)
+        if t_old is None or t_new is None:
+            out.append(ConfigChange("table", name, None if t_old is None else "before", None if t_new is None else "after"))
+            continue
+        for key in dict.fromkeys([*t_new.rows, *t_old.rows]):
+            r_old, r_new = t_old.rows.get(key), t_new.rows.get(key)
+            v_old, v_new = (None if r_old is None else r_old.value), (None if r_new is None else r_new.value)
+            if _shape(v_old) != _shape(v_new):
+                out.append(ConfigChange("row", f"{name}[{key!r}]", v_old, v_new))
+        policy = ("key_type", "value_type", "on_missing", "default", "keys", "refers_to")
+        if any(_shape(getattr(t_old, f, None)) != _shape(getattr(t_new, f, None)) for f in policy):
+            out.append(ConfigChange("table", name, "before", "after"))
+    out += _named("flow", old.pack.flows, new.pack.flows)
+    out += _named("machine", old.pack.machines, new.pack.machines)
+    out += _named("check", old.pack.checks, new.pack.checks)
+    out += _named("connection", old.connections, new.connections)
+    if _shape(old.schedule) != _shape(new.schedule):
+        out.append(ConfigChange("schedule", "schedule", "before", "after"))
+    if not out and fingerprint(before) != fingerprint(after):
+        out.append(ConfigChange("profile", "other options (secrets, hosts, enabled)", "before", "after"))
+    return tuple(out)
+
+
+# -- what differs in a plan -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentChange:
+    """One document planned differently: its action before and after (``unchanged`` when not in the plan)
+    and, when both write it, the fields that differ (before -> after)."""
+
+    inputs: str  # the case (or ``live``) the plans were computed from
+    flow: str
+    key: str
+    entity: str
+    label: str
+    before: str
+    after: str
+    fields: tuple[FieldChange, ...] = ()
+    reason_before: str | None = None
+    reason_after: str | None = None
+
+    @property
+    def sign(self) -> str:
+        if self.after == self.before:
+            return "~"
+        return {"create": "+", "adopt": "=", "update": "~", "void": "-", "delete": "-", "conflict": "!", "skip": "?",
+                "error": "x", "unchanged": "."}.get(self.after, "~")
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        if not value and prefix:
+            return {prefix: {}}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list):
+        if not value and prefix:
+            return {prefix: []}
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_flatten(v, f"{prefix}[{i}]"))
+        return out
+    return {prefix: value}
+
+
+def _field_changes(before: Any, after: Any) -> tuple[FieldChange, ...]:
+    old, new = _flatten(to_plain(before)), _flatten(to_plain(after))
+    return tuple(FieldChange(path, old.get(path), new.get(path))
+                 for path in dict.fromkeys([*new, *old]) if old.get(path) != new.get(path))
+
+
+def _signature(change: Change | None) -> Any:
+    if change is None:
+        return None
+    error = (change.error or {}).get("code"), (change.error or {}).get("message")
+    return to_plain((change.action, change.entity, change.label, change.target_id, change.payload,
+                     [(d.field, d.before, d.after) for d in change.diffs], change.reason if not change.error else None,
+                     change.creates, error, change.match, change.attachments, change.owned_fields))
+
+
+def _keyed(plan: Plan) -> dict[tuple[str, str, int], Change]:
+    seen: Counter[tuple[str, str]] = Counter()
+    out = {}
+    for change in plan.changes:
+        out[(change.flow, change.key, seen[(change.flow, change.key)])] = change
+        seen[(change.flow, change.key)] += 1
+    return out
+
+
+def diff_plans(before: Plan, after: Plan, inputs: str) -> tuple[DocumentChange, ...]:
+    """Documents the two plans treat differently, in the order of the newer plan."""
+    old, new = _keyed(before), _keyed(after)
+    out = []
+    for key in dict.fromkeys([*new, *old]):
+        a, b = old.get(key), new.get(key)
+        if _signature(a) == _signature(b):
+            continue
+        some = b or a
+        assert some is not None
+        fields: tuple[FieldChange, ...] = ()
+        if a is not None and b is not None and a.payload is not None and b.payload is not None:
+            fields = _field_changes(a.payload, b.payload)
+            if to_plain(a.creates) != to_plain(b.creates):
+                fields += (FieldChange("(records created first)", to_plain(a.creates), to_plain(b.creates)),)
+        elif b is not None and b.action == "update":
+            fields = b.diffs
+        out.append(DocumentChange(inputs, some.flow, some.key, some.entity, some.label,
+                                  a.action if a else "unchanged", b.action if b else "unchanged", fields,
+                                  a.reason if a else None, b.reason if b else None))
+    return tuple(out)
+
+
+# -- one profile ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileImpact:
+    """What the edit does to one profile. ``status``: unchanged, changed, added (no base), or error."""
+
+    profile: str
+    status: str
+    config: tuple[ConfigChange, ...] = ()
+    documents: tuple[DocumentChange, ...] = ()
+    inputs: tuple[str, ...] = ()   # the cases (and ``live``) planned
+    errors: tuple[RuleError, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.status in ("changed", "added")
+
+
+LivePlans = Callable[[Loaded, Loaded], tuple[Plan, Plan]]
+
+
+def _plan(case: Case, loaded: Loaded, display_root: Path) -> Plan:
+    return plan_case(with_profile(case, loaded, display_root))
+
+
+def profile_impact(name: str, head: Path, base: Path | None, cases: Sequence[Case], *, head_load: PackLoader,
+                   base_load: PackLoader, base_root: Path, live: LivePlans | None = None) -> ProfileImpact:
+    """Compile ``head`` (the profile file now) and ``base`` (its counterpart, None when it did not exist) and
+    plan both against ``cases`` (and the live company when ``live`` is given)."""
+    try:
+        after = run_pipeline(head, head_load)
+    except PasserelleError as exc:
+        return ProfileImpact(name, "error", errors=exc.errors)
+    if base is None or not base.is_file():
+        return ProfileImpact(name, "added", inputs=tuple(c.name for c in cases))
+    try:
+        before = run_pipeline(base, base_load)
+    except PasserelleError as exc:  # the base did not compile: everything it would have done is unknown
+        return ProfileImpact(name, "changed", (ConfigChange("profile", "did not compile at the base", "error", "ok"),),
+                             errors=tuple(replace(e, severity="warning") for e in exc.errors))
+    if fingerprint(before) == fingerprint(after):
+        return ProfileImpact(name, "unchanged")
+    documents: list[DocumentChange] = []
+    inputs = []
+    for case in cases:
+        inputs.append(case.name)
+        documents += diff_plans(_plan(case, before, base_root.parent), _plan(case, after, case.display_root), case.name)
+    if live is not None:
+        inputs.append("live")
+        documents += diff_plans(*live(before, after), "live")
+    return ProfileImpact(name, "changed", config_changes(before, after), tuple(documents), tuple(inputs))
+
+
+def pack_cases(pack_dir: Path, load: PackLoader) -> tuple[tuple[Case, ...], tuple[RuleError, ...]]:
+    """A pack's cases as inputs (each loaded once for all its profiles) and the errors of those that cannot load."""
+    from engine.packtest import discover_cases
+
+    cases: list[Case] = []
+    errors: list[RuleError] = []
+    for folder in discover_cases(str(pack_dir), pack_dir.parent):
+        try:
+            cases.append(load_case(folder, load=load))
+        except PasserelleError as exc:
+            errors += exc.errors
+    return tuple(cases), tuple(errors)
+
+
+@dataclass(frozen=True)
+class Impact:
+    """Every profile's impact, against one base."""
+
+    base: str
+    profiles: tuple[ProfileImpact, ...]
+    errors: tuple[RuleError, ...] = ()
+
+    @property
+    def has_changes(self) -> bool:
+        return any(p.changed for p in self.profiles)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors) or any(p.status == "error" for p in self.profiles)
+
+    @property
+    def exit_code(self) -> int:
+        """Like ``plan --detailed-exitcode``: 1 on an error, 2 when something changes, else 0."""
+        return 1 if self.has_errors else 2 if self.has_changes else 0
+
+
+
+
+def run_impact(profiles: Sequence[Path], rules: Path, base_root: Path, base: str, *,
+               live: Callable[[Path], LivePlans] | None = None) -> Impact:
+    """The impact on each profile file (under ``rules``) of the edit from ``base_root`` (the same folder at
+    the base) to now. Cases are read once per pack; packs are built once per side."""
+    from engine.basetree import counterpart
+
+    head_load, base_load = PackLoader(), PackLoader()
+    cases: dict[Path, tuple[Case, ...]] = {}
+    errors: list[RuleError] = []
+    out = []
+    for path in profiles:
+        pack_dir = path.resolve().parent.parent
+        if pack_dir not in cases:
+            cases[pack_dir], failed = pack_cases(pack_dir, head_load) if (pack_dir / "cases").is_dir() else ((), ())
+            errors += failed
+        name = f"{pack_dir.name}/{path.stem}"
+        try:
+            other = counterpart(path, rules, base_root)
+        except PasserelleError as exc:
+            out.append(ProfileImpact(name, "error", errors=exc.errors))
+            continue
+        out.append(profile_impact(name, path, other, cases[pack_dir], head_load=head_load, base_load=base_load,
+                                  base_root=base_root, live=live(path) if live else None))
+    return Impact(base, tuple(out), tuple(errors))
+
+
+# -- reporting --------------------------------------------------------------------------------------
+
+
+def _document_lines(doc: DocumentChange) -> Iterator[str]:
+    what = f"{doc.entity} {doc.label or doc.key}".rstrip()
+    moved = doc.after if doc.after == doc.before else f"{doc.before} -> {doc.after}"
+    reason = doc.reason_after if doc.after in ("skip", "error", "conflict") else None
+    yield f"      {doc.sign} {what} ({doc.flow} {doc.key}): {moved}" + (f": {reason}" if reason else "")
+    if doc.before in ("skip", "error", "conflict") and doc.reason_before and doc.reason_before != doc.reason_after:
+        yield f"          was: {doc.reason_before}"
+    for change in doc.fields:
+        yield f"          {change.field}: {_show(change.before)} -> {_show(change.after)}"
+
+
+def render_impact(impact: Impact) -> str:
+    """For people: one line per profile, and under each changed one what changes and where."""
+    changed = sum(1 for p in impact.profiles if p.changed)
+    lines = [f"Impact of the edit since {impact.base}: {changed} of {len(impact.profiles)} profile(s) change", ""]
+    for error in impact.errors:
+        lines.append(error.format())
+    for profile in impact.profiles:
+        if profile.status == "unchanged":
+            lines.append(f"  {profile.profile}: no change")
+            continue
+        if profile.status == "error":
+            lines.append(f"x {profile.profile}: cannot be compiled")
+            lines += ["    " + e.format().replace("\n", "\n    ") for e in profile.errors]
+            continue
+        if profile.status == "added":
+            lines.append(f"+ {profile.profile}: new profile (not at the base); every document of its first sync is new")
+            continue
+        docs = len(profile.documents)
+        lines.append(f"~ {profile.profile}: {docs} document(s) planned differently in {len(profile.inputs)} input(s)")
+        lines += [f"    {change.text}" for change in profile.config]
+        lines += ["    " + e.format().replace("\n", "\n    ") for e in profile.errors]
+        by_input: dict[str, list[DocumentChange]] = {}
+        for doc in profile.documents:
+            by_input.setdefault(doc.inputs, []).append(doc)
+        for inputs, documents in by_input.items():
+            lines.append(f"    {'live company' if inputs == 'live' else 'case ' + inputs}:")
+            for doc in documents:
+                lines += _document_lines(doc)
+        if not docs:
+            lines.append("    no document of the inputs changes (no case reaches what changed)")
+    if not impact.has_changes and not impact.has_errors:
+        lines += ["", "No changes."]
+    return "\n".join(lines) + "\n"
+
+
+def impact_to_json(impact: Impact) -> str:
+    import json
+
+    def error(e: RuleError) -> dict[str, Any]:
+        return {"code": e.code, "message": e.message, "where": str(e.loc) if e.loc else None, "hint": e.hint,
+                "severity": e.severity}
+
+    data = {
+        "version": 1, "base": impact.base, "exit_code": impact.exit_code, "errors": [error(e) for e in impact.errors],
+        "profiles": [{
+            "profile": p.profile, "status": p.status, "inputs": list(p.inputs), "errors": [error(e) for e in p.errors],
+            "config": [to_plain(dataclasses.asdict(c)) for c in p.config],
+            "documents": [to_plain(dataclasses.asdict(d)) for d in p.documents],
+        } for p in impact.profiles],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True, default=str) + "\n"
