@@ -23,7 +23,7 @@ from connectors.qbo.profile import open_client
 from connectors.qbo.shared_limiter import company_limiter
 from connectors.qbo_target import QboTarget
 from engine.errors import PasserelleError, RuleError
-from engine.model import Connection
+from engine.model import Connection, Refusal
 from engine.resolve import ResolvedPack
 from engine.store import Store
 from engine.store.tables import connections as connections_table
@@ -72,7 +72,8 @@ def open_qbo(resolved: ResolvedPack, store: Store | None, *, transport: httpx.Ba
     fixed = token or variables.get("PASSERELLE_QBO_ACCESS_TOKEN")
     timeout = _timeout(variables)
     if not fixed:
-        return QboTarget(open_client(resolved, store=store, env=variables, transport=transport, timeout=timeout))
+        return QboTarget(open_client(resolved, store=store, env=variables, transport=transport, timeout=timeout),
+                         _refusals(resolved))
     realm_id = realm or _realm(conn, store, profile, variables)
     base = "http://sandbox.in-process" if transport is not None else resolve_base_url(
         str(conn.options.get("environment", "passerelle-sandbox")), variables)
@@ -80,4 +81,9 @@ def open_qbo(resolved: ResolvedPack, store: Store | None, *, transport: httpx.Ba
     client_settings = ClientSettings(realm_id=realm_id, profile=profile,
                                      minorversion=int(conn.options.get("minorversion", 75)), **(settings or {}))
     return QboTarget(QboClient(http, client_settings, auth=BearerAuth(StaticToken(fixed)),
-                               limiter=company_limiter(store, realm_id, client_settings.limits)))
+                               limiter=company_limiter(store, realm_id, client_settings.limits)), _refusals(resolved))
+
+
+def _refusals(resolved: ResolvedPack) -> dict[str, tuple[Refusal, ...]]:
+    """The pack's hints for QBO's refusals, by flow (flow ``refusals``)."""
+    return {name: flow.refusals for name, flow in resolved.pack.flows.items() if flow.refusals}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from connectors.qbo import bulk
@@ -17,6 +18,7 @@ from connectors.qbo.reads import REFERENCE_ENTITIES
 from connectors.qbo.upload import Upload
 from connectors.qbo.writes import WriteRequest, WriteResult
 from engine.context import ReferenceData
+from engine.model import Refusal
 from engine.runtime.ports import LiveReads, TargetWrite, WriteOutcome
 
 __all__ = ["NOT_IN_CDC", "QboSource", "QboTarget", "tombstone"]
@@ -25,8 +27,10 @@ NOT_IN_CDC = ("TaxCode", "TaxRate")  # reference entities QBO's change data capt
 
 
 class QboTarget:
-    def __init__(self, client: QboClient) -> None:
+    def __init__(self, client: QboClient, refusals: Mapping[str, Sequence[Refusal]] | None = None) -> None:
+        """``refusals``: by flow, the pack's hints for QBO's refusals of that flow's writes."""
         self.client = client
+        self.refusals = dict(refusals or {})
 
     # -- Target ----------------------------------------------------------------------------------
     def reference_data(self) -> ReferenceData:
@@ -89,11 +93,22 @@ class QboTarget:
 
     # -- Writer ----------------------------------------------------------------------------------
     def write(self, write: TargetWrite) -> WriteOutcome:
-        return _outcome(write, self.client.write(_request(write)))
+        return self._explained(_outcome(write, self.client.write(_request(write))))
 
     def write_many(self, writes: Sequence[TargetWrite]) -> list[WriteOutcome]:
         results = self.client.batch([_request(w) for w in writes])
-        return [_outcome(w, r) for w, r in zip(writes, results, strict=True)]
+        return [self._explained(_outcome(w, r)) for w, r in zip(writes, results, strict=True)]
+
+    def _explained(self, outcome: WriteOutcome) -> WriteOutcome:
+        """A refusal with the pack's own hint when one of its flow's ``refusals`` matches."""
+        if outcome.ok:
+            return outcome
+        text = (outcome.message or "").casefold()
+        for refusal in self.refusals.get(outcome.write.flow, ()):
+            if (refusal.code is None or refusal.code == outcome.code) and (
+                    refusal.contains is None or refusal.contains.casefold() in text):
+                return replace(outcome, hint=refusal.hint)
+        return outcome
 
     def attach(self, write: TargetWrite, content: bytes) -> WriteOutcome:
         item = Upload(entity=write.entity, entity_id=write.target_id or "", filename=str(write.payload["file_name"]),

@@ -33,6 +33,7 @@ from engine.model import (
     Operations,
     PackMeta,
     Profile,
+    Refusal,
     RefValue,
     Row,
     RulePack,
@@ -425,6 +426,8 @@ def _flow(reader: _Reader, name: str, body: Mapping[str, Any]) -> Flow:
         children=tuple(_child(reader, c, (*path, "children", i)) for i, c in enumerate(body.get("children", ()))),
         target_id=reader.src(body, "target_id", path),
         gone=_gone(reader, body["gone"], (*path, "gone")) if body.get("gone") else None,
+        refusals=tuple(Refusal(str(r["hint"]), None if r.get("code") is None else str(r["code"]), r.get("contains"))
+                       for r in body.get("refusals", ())),
     )
 
 

@@ -16,6 +16,7 @@ from engine.errors import Loc, PathPart
 __all__ = [
     "Check", "Child", "Connection", "ConstValue", "EachValue", "Endpoint", "ExprValue", "Flow", "Gone",
     "ListValue", "LookupValue", "Machine", "Mods", "ObjectValue", "Operations", "PackMeta", "Profile", "RefValue",
+    "Refusal",
     "Row", "RulePack", "Schedule", "Setting", "Src", "State", "Table", "TableChange", "TemplateValue",
     "Transition", "Trigger", "Unique", "ValueSpec",
 ]
@@ -193,6 +194,16 @@ class Unique:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A hint the pack attaches to a target's refusal of this flow's writes (matched by fault code and/or a
+    piece of the message, case-insensitive), shown in the error history instead of the generic one."""
+
+    hint: str
+    code: str | None = None
+    contains: str | None = None
+
+
+@dataclass(frozen=True)
 class Gone:
     """What a flow writes to the target when its source record is gone (deleted at the source): the
     fields of an update of the record the ledger links, or a void/delete of it."""
@@ -245,6 +256,7 @@ class Flow:
     children: tuple[Child, ...] = ()
     target_id: Src | None = None
     gone: Gone | None = None
+    refusals: tuple[Refusal, ...] = ()
 
 
 @dataclass(frozen=True)

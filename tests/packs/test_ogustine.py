@@ -393,15 +393,14 @@ def test_G10_discounts_off_the_check_says_to_enable_them(run: PackRun) -> None:
     assert "Enable discounts in QuickBooks settings" in (result.hint or "")
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the sandbox accepts a DiscountLineDetail while "
-                   "SalesFormsPrefs.AllowDiscount is off (QBO refuses it), and a pack cannot attach its own "
-                   "fix hint to a QBO refusal")
 def test_G10_an_invoice_with_a_discount_refused_by_qbo_says_enable_discounts(run: PackRun, fake: FakeProduct) -> None:
     fake.records["invoices"][1]["discount_ht"] = "25.00"
     set_preference(run, "SalesFormsPrefs", "AllowDiscount", False)
     run.sync()
     error = next(e for e in list_errors(run.store) if e.source_key == "F0002")
-    assert "enable discounts" in (error.hint or "").lower()
+    assert error.code == "6000" and "Discounts are turned off" in (error.message or "")
+    assert (error.hint or "").startswith("Enable discounts in QuickBooks settings")
+    assert not [e for e in list_errors(run.store) if e.source_key != "F0002"]  # invoices without a discount go
 
 
 def resync(run: PackRun, error_id: int) -> None:
