@@ -30,8 +30,9 @@ from engine.runtime.canonical import to_plain
 from engine.runtime.plan import Change, FieldChange, Plan
 
 __all__ = [
-    "ConfigChange", "DocumentChange", "Impact", "PackLoader", "ProfileImpact", "config_changes", "diff_plans",
-    "fingerprint", "impact_to_json", "pack_cases", "profile_impact", "render_impact", "run_impact",
+    "CaseDelta", "ConfigChange", "DocumentChange", "Impact", "PackLoader", "ProfileImpact", "case_delta",
+    "config_changes", "diff_plans", "fingerprint", "impact_to_json", "pack_cases", "profile_impact", "render_impact",
+    "run_impact",
 ]
 
 # Fields of the pipeline's values that cannot change what a plan holds.
@@ -421,3 +422,53 @@ def impact_to_json(impact: Impact) -> str:
         } for p in impact.profiles],
     }
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+
+
+# -- cases: which expected plans an edit changes ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseDelta:
+    """A case's outputs (expected-file name -> text) planned with the base and with the current packs."""
+
+    id: str
+    before: Mapping[str, str]
+    after: Mapping[str, str]
+    note: str = ""
+    errors: tuple[RuleError, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.errors) or dict(self.before) != dict(self.after)
+
+    def diff(self) -> str:
+        import difflib
+
+        out = []
+        for name, text in self.after.items():
+            old = self.before.get(name, "")
+            if old != text:
+                lines = difflib.unified_diff(old.splitlines(keepends=True), text.splitlines(keepends=True),
+                                             fromfile=f"{name} (base)", tofile=f"{name} (now)")
+                out.append("".join(line if line.endswith("\n") else line + "\n" for line in lines))
+        return "".join(out)
+
+
+def case_delta(folder: Path, rules: Path, base_root: Path, head_load: PackLoader, base_load: PackLoader) -> CaseDelta:
+    """What the edit does to one case's plan: its inputs planned with the profile at the base and now."""
+    from engine.basetree import counterpart
+    from engine.packtest import case_outputs
+
+    case_id = f"{folder.parent.parent.name}/{folder.name}"
+    try:
+        case = load_case(folder, load=head_load)
+        after = case_outputs(case)
+        if case.profile_file is None:
+            return CaseDelta(case_id, after, after)
+        other = counterpart(case.profile_file, rules, base_root)
+        if not other.is_file():
+            return CaseDelta(case_id, {}, after, note="its profile is new (not at the base)")
+        before = case_outputs(with_profile(case, run_pipeline(other, base_load), base_root.parent))
+    except PasserelleError as exc:
+        return CaseDelta(case_id, {}, {}, errors=exc.errors)
+    return CaseDelta(case_id, before, after)
