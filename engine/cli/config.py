@@ -52,3 +52,31 @@ def explain(profile: str) -> None:
     click.echo(f"  every = {sched.every or 'manual'}; start_date = {sched.start_date or '-'}; "
                f"suspended_until = {sched.suspended_until or '-'}; enabled = {resolved.enabled}")
 
+
+
+@config.command()
+@click.argument("profile")
+@click.argument("setting")
+@handle_errors
+def choices(profile: str, setting: str) -> None:
+    """List the values SETTING may take, read live from the QBO company (its `choices_from`); the profile's
+    current value is marked, and exit 1 when it is not among them (the message lists them)."""
+    from engine.cli.session import open_session
+    from engine.errors import PasserelleError, RuleError
+    from engine.runtime.choices import check_choice, read_choices
+
+    with open_session(profile, read_only=True) as session:
+        resolved = session.loaded.resolved
+        spec = resolved.pack.settings.get(setting)
+        if spec is None or spec.choices_from is None:
+            raise PasserelleError([RuleError("E812", f"setting {setting!r} of pack {resolved.pack.meta.name} reads no "
+                                             "choices from QuickBooks (no choices_from)", None)])
+        found = read_choices(spec, session.target) or []
+        current = resolved.setting_values().get(setting)
+        for choice in found:
+            mark = "*" if str(current) == choice.value else " "
+            click.echo(f"{mark} {choice.value}" + (f"    ({choice.label})" if choice.label != choice.value else ""))
+        problem = check_choice(spec, current, found)
+        if problem is not None:
+            click.echo(f"error: {problem}", err=True)
+            raise SystemExit(1)

@@ -68,3 +68,23 @@ def test_L1_demo_imports_the_sandbox_bills_to_its_file_side(fresh_sandbox: Any, 
     assert {w["operation"] for w in written} == {"create"}
     assert {w["record"]["source"] for w in written} == {"quickbooks"}
     assert _run("plan", profile, "--detailed-exitcode").exit_code == 0
+
+
+def test_P2_config_choices_lists_the_bank_accounts_read_live_and_refuses_one_not_among_them(
+        fresh_sandbox: Any, tmp_path: Path) -> None:
+    demo = str(ROOT / "rules" / "pleo" / "customers" / "demo.yaml")
+    assert _run("connect", demo, "--no-browser").exit_code == 0
+    fresh_sandbox.write("9341450000000001", "Account", {"Name": "Compte Qonto", "AccountType": "Bank",
+                                                        "AcctNum": "512700"})  # added in QBO: offered at once
+    listed = _run("config", "choices", demo, "pleo_account")
+    names = [line[2:].split("    ")[0] for line in listed.output.splitlines() if line[:1] in "* "]
+    assert {"Banque principale", "Banque secondaire", "Compte Qonto"} <= set(names)
+    assert "Fournitures administratives" not in names  # an expense account is not a bank account
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(f"passerelle: 1\nkind: profile\nprofile: {{name: wrong}}\npack: {ROOT / 'rules' / 'pleo'}\n"
+                     "settings:\n  pleo_account: Compte inexistant\n", encoding="utf-8")
+    assert _run("connect", str(wrong), "--no-browser").exit_code == 0
+    refused = _run("config", "choices", str(wrong), "pleo_account")
+    assert refused.exit_code == 1
+    assert "'Compte inexistant' is not one of the Account records" in refused.output
+    assert "Compte Qonto" in refused.output
