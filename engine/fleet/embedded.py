@@ -58,7 +58,7 @@ class EmbeddedQueue:
         self._running = 0
 
     # -- JobQueue --------------------------------------------------------------------------------
-    def defer(self, spec: JobSpec) -> int:
+    def defer(self, spec: JobSpec, *, delay: float = 0.0) -> int:
         key = spec.coalesce_key
         with self._lock, self.store.engine.begin() as conn:
             waiting = conn.execute(sa.select(jobs.c.id).where(jobs.c.coalesce_key == key, jobs.c.state.in_(WAITING))
@@ -68,7 +68,8 @@ class EmbeddedQueue:
                 return int(waiting)
             job_id = conn.execute(sa.insert(jobs).values(
                 profile=spec.profile, realm=spec.realm, kind=spec.kind, record=spec.record, coalesce_key=key,
-                state="queued", attempts=0, coalesced=0, queued_at=_now())).inserted_primary_key[0]  # type: ignore[index]
+                state="queued", attempts=0, coalesced=0, queued_at=_now(),
+                not_before=_now() + dt.timedelta(seconds=delay) if delay else None)).inserted_primary_key[0]  # type: ignore[index]
             self._wake.notify()
             return int(job_id)
 

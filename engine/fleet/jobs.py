@@ -75,9 +75,10 @@ class JobInfo:
 
 
 class JobQueue(Protocol):
-    """Where jobs wait. ``defer`` returns the job's id: a queued job's own id when the request joined it."""
+    """Where jobs wait. ``defer`` returns the job's id: a queued job's own id when the request joined it;
+    ``delay`` holds a new job back that many seconds, so what arrives meanwhile joins it (webhook bursts)."""
 
-    def defer(self, spec: JobSpec) -> int: ...
+    def defer(self, spec: JobSpec, *, delay: float = 0.0) -> int: ...
 
     def jobs(self, *, profile: str | None = None, states: Sequence[str] = (), limit: int = 200) -> list[JobInfo]: ...
 

@@ -118,16 +118,17 @@ class ProcrastinateQueue:
             self._opened = True
 
     # -- JobQueue --------------------------------------------------------------------------------
-    def defer(self, spec: JobSpec) -> int:
+    def defer(self, spec: JobSpec, *, delay: float = 0.0) -> int:
         self._open()
-        deferrer = self._deferrer.configure_task(TASK, queue=QUEUE, lock=spec.lock, queueing_lock=spec.coalesce_key)
+        deferrer = self._deferrer.configure_task(TASK, queue=QUEUE, lock=spec.lock, queueing_lock=spec.coalesce_key,
+                                                 schedule_in={"seconds": delay} if delay else None)
         try:
             return int(deferrer.defer(**spec.to_json()))
         except AlreadyEnqueued:
             waiting = self._deferrer.job_manager.list_jobs(queueing_lock=spec.coalesce_key, status="todo")
             if waiting and waiting[0].id is not None:
                 return int(waiting[0].id)
-            return self.defer(spec)  # it started in between: queue a new one
+            return self.defer(spec, delay=delay)  # it started in between: queue a new one
 
     def jobs(self, *, profile: str | None = None, states: Sequence[str] = (), limit: int = 200) -> list[JobInfo]:
         self.ensure_schema()

@@ -1,5 +1,7 @@
 """Notifications to jobs: each event is stored once per profile it concerns, then that profile's
-``event`` job is deferred (joining the one already queued, so a burst makes a handful of jobs).
+``event`` job is deferred (joining the one already queued, so a burst makes a handful of jobs). A new
+event job waits ``EVENT_DELAY`` seconds before it may start, so the rest of a burst joins it rather than
+following it one job at a time.
 
 QBO notifications are routed by realm id: every enabled profile connected to that company gets the
 event (one notification for a realm with three profiles reaches all three). Product events name
@@ -19,9 +21,10 @@ from engine.serve.events import ProductEvent, QboEvent
 from engine.serve.worker import product_row, qbo_row
 from engine.store import Store
 
-__all__ = ["Routed", "profile_key", "route_product", "route_qbo"]
+__all__ = ["EVENT_DELAY", "Routed", "profile_key", "route_product", "route_qbo"]
 
 MAX_KEY = 255
+EVENT_DELAY = 2.0  # seconds an event job waits before it may start: a burst arriving meanwhile joins it
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def profile_key(dedupe_key: str, profile: str) -> str:
 
 
 def _defer(queue: JobQueue, entry: Entry, jobs: set[int]) -> None:
-    jobs.add(queue.defer(JobSpec(entry.key, "event", entry.realm)))
+    jobs.add(queue.defer(JobSpec(entry.key, "event", entry.realm), delay=EVENT_DELAY))
 
 
 def route_qbo(store: Store, deployment: Deployment, queue: JobQueue, events: Sequence[QboEvent]) -> Routed:
