@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from engine.console.app import PREFIX as CONSOLE_PREFIX
@@ -36,6 +36,7 @@ from engine.fleet.routing import route_product, route_qbo
 from engine.fleet.service import Service
 from engine.fleet.status import fleet_status
 from engine.serve.events import BadNotification, parse_product, parse_qbo
+from engine.serve.hub import sse_response
 from engine.serve.signature import product_signature_ok, qbo_signature_ok
 from engine.store.tables import runs
 
@@ -169,35 +170,18 @@ async def status_stream(request: Request) -> Response:
     embedded queue the runs publish here directly; with workers elsewhere the store is read every second."""
     service: Service = request.app.state.service
     queue = service.hub.subscribe()
-    if not service.embedded:
-        seen: dict[int, int] = {}
+    if service.embedded:
+        return sse_response(service.hub, queue)
+    seen: dict[int, int] = {}
 
-        async def poll() -> None:
-            while True:
-                for message in await run_in_threadpool(_running_progress, service, seen):
-                    if not queue.full():  # this listener's own queue: other listeners poll for themselves
-                        queue.put_nowait(message)
-                await asyncio.sleep(1.0)
+    async def poll() -> None:
+        while True:
+            for message in await run_in_threadpool(_running_progress, service, seen):
+                if not queue.full():  # this listener's own queue: other listeners poll for themselves
+                    queue.put_nowait(message)
+            await asyncio.sleep(1.0)
 
-        poller = asyncio.create_task(poll())
-
-    async def stream() -> AsyncIterator[bytes]:
-        try:
-            yield b": connected\n\n"
-            while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), timeout=15)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
-                kind = "progress" if "done" in message else "event"
-                yield f"event: {kind}\ndata: {json.dumps(message, default=str)}\n\n".encode()
-        finally:
-            service.hub.unsubscribe(queue)
-            if not service.embedded:
-                poller.cancel()
-
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return sse_response(service.hub, queue, asyncio.create_task(poll()).cancel)
 
 
 async def health(request: Request) -> Response:

@@ -6,9 +6,7 @@ worker and answered at once; the worker does the rest after the answer.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -16,12 +14,12 @@ from dataclasses import asdict, dataclass
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.serve import intake
 from engine.serve.events import BadNotification, parse_product, parse_qbo
-from engine.serve.hub import Hub
+from engine.serve.hub import Hub, sse_response
 from engine.serve.profiles import Served
 from engine.serve.signature import product_signature_ok, qbo_signature_ok
 from engine.serve.status import status
@@ -104,23 +102,7 @@ async def get_status(request: Request) -> Response:
 async def status_stream(request: Request) -> Response:
     """Server-sent events: one ``data:`` line per progress tick or processed event; a comment every 15 s."""
     server: Server = request.app.state.server
-    queue = server.hub.subscribe()
-
-    async def stream() -> AsyncIterator[bytes]:
-        try:
-            yield b": connected\n\n"
-            while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), timeout=15)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
-                kind = "progress" if "done" in message else "event"
-                yield f"event: {kind}\ndata: {json.dumps(message, default=str)}\n\n".encode()
-        finally:
-            server.hub.unsubscribe(queue)
-
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return sse_response(server.hub, server.hub.subscribe())
 
 
 def create_app(store: Store, served: Sequence[Served], options: WorkerOptions | None = None) -> Starlette:

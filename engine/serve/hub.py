@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-__all__ = ["Hub"]
+from starlette.responses import StreamingResponse
+
+__all__ = ["Hub", "sse_response"]
 
 
 class Hub:
@@ -45,3 +48,27 @@ class Hub:
 def _offer(queue: asyncio.Queue[Mapping[str, Any]], message: Mapping[str, Any]) -> None:
     if not queue.full():
         queue.put_nowait(message)
+
+
+def sse_response(hub: Hub, queue: asyncio.Queue[Mapping[str, Any]],
+                 on_close: Callable[[], object] | None = None) -> StreamingResponse:
+    """The listener's queue as server-sent events: ``event: progress`` for run ticks (they carry ``done``),
+    ``event: event`` for the rest, and a comment every 15 s so proxies keep the connection open."""
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield b": connected\n\n"
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                kind = "progress" if "done" in message else "event"
+                yield f"event: {kind}\ndata: {json.dumps(message, default=str)}\n\n".encode()
+        finally:
+            hub.unsubscribe(queue)
+            if on_close is not None:
+                on_close()
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
