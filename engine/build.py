@@ -43,6 +43,7 @@ from engine.model import (
     State,
     Table,
     TableChange,
+    TableRef,
     TemplateValue,
     Transition,
     Trigger,
@@ -269,9 +270,12 @@ def _table(reader: _Reader, name: str, body: Mapping[str, Any], errors: list[Rul
         except ValueError as exc:
             errors.append(RuleError("E302", f"table {name!r} default: {exc}", reader.loc((*path, "default")),
                                     (*path, "default")))
+    refers = body.get("refers_to")
+    refers_to = None if refers is None else TableRef(
+        entity=refers["entity"], by=refers.get("by", "Name"), loc=reader.loc((*path, "refers_to")), type=refers.get("type"))
     return Table(name=name, description=body["description"], key_type=key_type, value_type=value_type,
                  on_missing=body.get("on_missing", "error"), default=default, rows=MappingProxyType(rows),
-                 loc=reader.loc(path, key=True), keys=keys)
+                 loc=reader.loc(path, key=True), keys=keys, refers_to=refers_to)
 
 
 def _csv_rows(reader: _Reader, name: str, body: Mapping[str, Any], rows: dict[Any, Row],

@@ -38,7 +38,7 @@ from engine.model import (
 from engine.resolve import ResolvedPack
 from engine.templates import CompiledTemplate, compile_template
 
-__all__ = ["CompiledCheck", "CompiledFlow", "CompiledPack", "CompiledValue", "compile_pack"]
+__all__ = ["CompiledCheck", "CompiledFlow", "CompiledPack", "CompiledValue", "TableObserver", "compile_pack"]
 
 Run = Callable[[Any], Any]  # scope dict -> value
 # Names every flow expression may read: the record, settings, vars, the run's date (`now`), the record's
@@ -46,6 +46,7 @@ Run = Callable[[Any], Any]  # scope dict -> value
 # key of the earlier record this one duplicates (`duplicate_of`, else null).
 FLOW_NAMES = frozenset({"record", "settings", "vars", "now", "state", "manual", "duplicate_of"})
 SETTINGS_ONLY = frozenset({"settings"})
+TableObserver = Callable[[str, Any], None]  # (table, key) of each lookup
 
 
 @dataclass(frozen=True)
@@ -116,10 +117,10 @@ class CompiledPack:
 
 
 class _Compiler:
-    def __init__(self, resolved: ResolvedPack) -> None:
+    def __init__(self, resolved: ResolvedPack, observe: TableObserver | None = None) -> None:
         self.resolved = resolved
         self.errors: list[RuleError] = []
-        self.tables = {name: _table_lookup(table) for name, table in resolved.tables.items()}
+        self.tables = {name: _table_lookup(table, observe) for name, table in resolved.tables.items()}
         self.settings = resolved.setting_values()
 
     def env(self, names: frozenset[str]) -> ExprEnv:
@@ -429,7 +430,7 @@ _CONVERSIONS: Mapping[str, Callable[[Any, int | None], Any]] = {
 }
 
 
-def _table_lookup(table: Table) -> Callable[[Any], Any]:
+def _table_lookup(table: Table, observe: TableObserver | None = None) -> Callable[[Any], Any]:
     rows = {key: row.value for key, row in table.rows.items()}
     policy, default, name = table.on_missing, table.default, table.name
     integer = table.key_type == "integer"
@@ -437,6 +438,8 @@ def _table_lookup(table: Table) -> Callable[[Any], Any]:
     def lookup(key: Any) -> Any:
         if integer and isinstance(key, str) and key.strip().lstrip("-").isdigit():
             key = int(key)
+        if observe is not None:
+            observe(name, key)
         try:
             return rows[key]
         except KeyError:
@@ -529,9 +532,10 @@ def _no_template(src: Src) -> CompiledTemplate:
     return CompiledTemplate(src, lambda scope: src.text, frozenset(), ())
 
 
-def compile_pack(resolved: ResolvedPack) -> CompiledPack:
-    """Compile every flow, machine and check; raises ``PasserelleError`` with every error found."""
-    c = _Compiler(resolved)
+def compile_pack(resolved: ResolvedPack, *, observe: TableObserver | None = None) -> CompiledPack:
+    """Compile every flow, machine and check; raises ``PasserelleError`` with every error found.
+    ``observe(table, key)`` is told of every table lookup (``check --tables`` learns which rows records reach)."""
+    c = _Compiler(resolved, observe)
     flows = {name: _compile_flow(c, flow) for name, flow in resolved.pack.flows.items()}
     machines = {}
     for name, machine in resolved.pack.machines.items():

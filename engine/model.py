@@ -17,7 +17,7 @@ __all__ = [
     "Check", "Child", "Connection", "ConstValue", "EachValue", "Endpoint", "ExprValue", "Flow", "Gone",
     "ListValue", "LookupValue", "Machine", "Mods", "ObjectValue", "Operations", "PackMeta", "Profile", "RefValue",
     "Refusal",
-    "Row", "RulePack", "Schedule", "Setting", "Src", "State", "Table", "TableChange", "TemplateValue",
+    "Row", "RulePack", "Schedule", "Setting", "Src", "State", "Table", "TableChange", "TableRef", "TemplateValue",
     "Transition", "Trigger", "Unique", "ValueSpec",
 ]
 
@@ -162,6 +162,17 @@ class Row:
 
 
 @dataclass(frozen=True)
+class TableRef:
+    """What a table's values name in the QBO company: records of ``entity`` found by the field ``by`` (a
+    template, e.g. ``{{ settings.account_match }}``), of the reference type ``type`` when given."""
+
+    entity: str
+    by: str
+    loc: Loc
+    type: str | None = None
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     description: str
@@ -172,6 +183,7 @@ class Table:
     rows: Mapping[Any, Row]
     loc: Loc
     keys: tuple[Any, ...] | None = None
+    refers_to: TableRef | None = None
 
 
 @dataclass(frozen=True)

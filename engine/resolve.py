@@ -38,6 +38,7 @@ from engine.model import (
     TemplateValue,
     ValueSpec,
 )
+from engine.reftypes import REFERENCE_TYPES
 from engine.validate import did_you_mean
 
 __all__ = ["Effective", "ResolvedPack", "resolve"]
@@ -218,6 +219,11 @@ def _row(table: Table, row: Row, errors: list[RuleError]) -> Row:
 
 
 def _table_domain(table: Table) -> Iterator[RuleError]:
+    ref = table.refers_to
+    kind = REFERENCE_TYPES.get(ref.type) if ref is not None and ref.type else None
+    if ref is not None and kind is not None and kind.entity != ref.entity:
+        yield RuleError("E317", f"table {table.name!r}: type {ref.type!r} names {kind.entity} records, not {ref.entity}",
+                        ref.loc, hint=f"use entity: {kind.entity}, or a type of {ref.entity}")
     if table.on_missing == "default" and table.default is None:
         yield RuleError("E316", f"table {table.name!r} has on_missing: default but no default value", table.loc)
     if table.keys is None:

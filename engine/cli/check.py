@@ -1,8 +1,15 @@
-"""``passerelle check PROFILE [--fix] [--yes]``: the pack's prerequisites, checked against the QBO company.
+"""``passerelle check PROFILE [--fix] [--yes] [--tables] [--recent]``: the pack's prerequisites, checked
+against the QBO company, and the profile's tables against the same company.
 
 Each check prints ✓ or ✗ with what is wrong and how to fix it; the exit status is 1 while a blocking
 check fails, so the command is also the "retry" after the user fixed QBO (run it again). ``--fix``
 creates the records the pack offers to create (asking first), then checks again.
+
+Then every table value that names a QBO record (tables with ``refers_to``) must exist, be active and
+be of the right kind; failures are located at the table row (file:line:col) like ``validate``'s
+errors and make the exit status 1. Rows no record reaches and keys no row covers are listed as
+warnings, from the pack's cases planned with this profile (or, with ``--recent``, from the product's
+records a sync would read now). ``--tables`` runs the table checks alone.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ import click
 
 from engine.cli.output import handle_errors
 from engine.cli.session import Session, open_session
-from engine.errors import PasserelleError, RuleError
+from engine.errors import Loc, PasserelleError, RuleError
 from engine.runtime.checks import CheckResult, apply_fix, blocking_failures, prepare_fix, run_checks
+from engine.runtime.tables import check_table_refs, check_table_usage
 
 __all__ = ["check", "print_results", "stop_on_blocking_checks"]
 
@@ -88,14 +96,55 @@ def _fix(session: Session, results: Sequence[CheckResult], yes: bool) -> bool:
     return attempted
 
 
+def table_findings(session: Session, *, recent: bool = False) -> list[RuleError]:
+    """The profile's tables against the company, and which rows records reach (cases, or recent records)."""
+    loaded = session.loaded
+    findings = check_table_refs(loaded.resolved, session.target.reference_data())
+    if recent:
+        from engine.runtime.ledger import StoreLedger
+        from engine.runtime.plan import PlanOptions, make_plan
+        from engine.tablecheck import Usage
+
+        usage = Usage()
+        usage.inputs = "recent records"
+        make_plan(usage.observed(loaded), session.target, session.sources, StoreLedger(session.store, session.key),
+                  PlanOptions(manual=True))
+        return findings + check_table_usage(loaded.resolved, usage.frozen(), inputs="the recent records")
+    from engine.impact import PackLoader, pack_cases
+    from engine.tablecheck import fixture_usage
+
+    cases, _ = pack_cases(loaded.pack.root, PackLoader()) if (loaded.pack.root / "cases").is_dir() else ((), ())
+    if not cases:
+        return findings
+    return findings + check_table_usage(loaded.resolved, fixture_usage(loaded, cases), inputs="the pack's cases")
+
+
+def print_table_findings(findings: Sequence[RuleError]) -> int:
+    """Located findings, like ``validate``'s; returns the number of errors."""
+    errors = sum(1 for f in findings if f.severity == "error")
+    for finding in sorted(findings, key=lambda f: (f.severity != "error", f.loc or Loc(""), f.code)):
+        click.echo("  " + finding.format().replace("\n", "\n  "))
+    click.echo(f"{errors} error(s), {len(findings) - errors} warning(s)" if findings else "  every value names an "
+               "active QBO record of the right kind")
+    return errors
+
+
 @click.command()
 @click.argument("profile")
 @click.option("--fix", "fix", is_flag=True, help="Create the missing records the pack offers to create, then check again.")
 @click.option("--yes", is_flag=True, help="Apply fixes without asking (needed when not on a terminal).")
+@click.option("--tables", "tables_only", is_flag=True, help="Only check the tables' values against the QBO company.")
+@click.option("--recent", is_flag=True, help="Which rows are reached: from the product's records now, not the cases.")
 @handle_errors
-def check(profile: str, fix: bool, yes: bool) -> None:
-    """Check the QBO company has what the pack needs (accounts, items, preferences, VAT set-up)."""
+def check(profile: str, *, fix: bool, yes: bool, tables_only: bool, recent: bool) -> None:
+    """Check the QBO company has what the pack needs (accounts, items, preferences, VAT set-up) and that the
+    profile's tables name active QBO records of the right kind."""
     with open_session(profile, read_only=True) as session:
+        if tables_only:
+            click.echo(f"Tables of {_spec(session)} against the QBO company:")
+            if print_table_findings(table_findings(session, recent=recent)):
+                sys.exit(1)
+            return
         pack = session.loaded.compiled
         results = run_checks(pack, session.target)
         skipped = len(pack.checks) - len(results)
@@ -107,9 +156,15 @@ def check(profile: str, fix: bool, yes: bool) -> None:
                 results = run_checks(pack, session.target)
                 click.echo("Checked again:")
                 print_results(results, skipped=len(pack.checks) - len(results))
+        click.echo("Tables against the QBO company:")
+        table_errors = print_table_findings(table_findings(session, recent=recent))
+    if table_errors:
+        click.echo("A table names a QBO record that is missing, inactive or of the wrong kind: fix the row (file:line "
+                   "above) or QuickBooks.", err=True)
     if any(r.blocks for r in results):
         click.echo("A blocking check failed: fix it in QuickBooks (or the profile), then run `passerelle check` again.",
                    err=True)
+    if any(r.blocks for r in results) or table_errors:
         sys.exit(1)
 
 
