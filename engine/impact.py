@@ -22,10 +22,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from engine.compile import compile_pack
 from engine.errors import Loc, PasserelleError, RuleError
 from engine.model import RulePack
 from engine.packtest import Case, load_case, plan_case, with_profile
-from engine.pipeline import Loaded, load_pack, pack_file, run_pipeline
+from engine.pipeline import Loaded, load_pack, load_profile, pack_file, run_pipeline
+from engine.resolve import ResolvedPack, resolve
 from engine.runtime.canonical import to_plain
 from engine.runtime.plan import Change, FieldChange, Plan
 
@@ -73,9 +75,8 @@ def _shape(value: Any) -> Any:
     return value
 
 
-def fingerprint(loaded: Loaded) -> Any:
-    """Everything of a compiled profile that can change a plan (equal fingerprints plan identically)."""
-    resolved = loaded.resolved
+def fingerprint(resolved: ResolvedPack) -> Any:
+    """Everything of a resolved profile that can change a plan (equal fingerprints plan identically)."""
     return _shape((resolved.pack.meta.name, resolved.setting_values(), resolved.tables, resolved.connections,
                    resolved.secrets, resolved.schedule, resolved.enabled, resolved.pack.flows, resolved.pack.machines,
                    resolved.pack.checks, resolved.allowed_hosts, resolved.private_hosts))
@@ -142,7 +143,7 @@ def config_changes(before: Loaded, after: Loaded) -> tuple[ConfigChange, ...]:
     out += _named("connection", old.connections, new.connections)
     if _shape(old.schedule) != _shape(new.schedule):
         out.append(ConfigChange("schedule", "schedule", "before", "after"))
-    if not out and fingerprint(before) != fingerprint(after):
+    if not out and fingerprint(before.resolved) != fingerprint(after.resolved):
         out.append(ConfigChange("profile", "other options (secrets, hosts, enabled)", "before", "after"))
     return tuple(out)
 
@@ -276,12 +277,14 @@ def profile_impact(name: str, head: Path, base: Path | None, cases: Sequence[Cas
     if base is None or not base.is_file():
         return ProfileImpact(name, "added", inputs=tuple(c.name for c in cases))
     try:
-        before = run_pipeline(base, base_load)
+        profile, pack = load_profile(base, base_load)
+        resolved = resolve(pack, profile)
+        if fingerprint(resolved) == fingerprint(after.resolved):  # the same configuration: the same plans
+            return ProfileImpact(name, "unchanged")
+        before = Loaded(pack, profile, resolved, compile_pack(resolved))
     except PasserelleError as exc:  # the base did not compile: everything it would have done is unknown
         return ProfileImpact(name, "changed", (ConfigChange("profile", "did not compile at the base", "error", "ok"),),
                              errors=tuple(replace(e, severity="warning") for e in exc.errors))
-    if fingerprint(before) == fingerprint(after):
-        return ProfileImpact(name, "unchanged")
     documents: list[DocumentChange] = []
     inputs = []
     for case in cases:

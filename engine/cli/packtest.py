@@ -16,10 +16,10 @@ from pathlib import Path
 import click
 
 from engine.basetree import open_base
+from engine.cli.impact import default_rules
 from engine.cli.output import handle_errors
 from engine.impact import CaseDelta, PackLoader, case_delta
 from engine.packtest import CaseResult, discover_cases, find_pack, run_case
-from engine.resources import rules_dir
 
 __all__ = ["test"]
 
@@ -46,8 +46,9 @@ def _report(result: CaseResult, update: bool) -> None:
 @handle_errors
 def test(pack: str | None, update: bool, base: str | None) -> None:
     """Run the snapshot cases of PACK (a name under rules/ or a folder), or of every pack."""
-    where = f"{find_pack(pack)}/cases" if pack else f"{rules_dir()}/*/cases"
-    folders = discover_cases(pack)
+    root = default_rules()  # ./rules in a pack repository, else the shipped packs
+    where = f"{find_pack(pack, root)}/cases" if pack else f"{root}/*/cases"
+    folders = discover_cases(pack, root)
     if not folders:
         click.echo(f"no cases found in {where}", err=True)
         click.echo("hint: a case is a folder <pack>/cases/<case>/ with case.yaml; see docs/cases.md", err=True)
