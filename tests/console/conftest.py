@@ -6,6 +6,7 @@ files, and ``passerelle run``'s app (service + console) served over real loopbac
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,8 +151,12 @@ def page(browser: Any, console_lab: ConsoleLab) -> Iterator[Any]:
 
 
 def shot(page: Any, name: str) -> None:
-    """A screenshot of the page as a person sees it, kept under docs/console/ (shown in the README)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    """A screenshot of the page as a person sees it. Taken every run (it renders the whole page); kept under
+    docs/console/ (shown in the README) only with PASSERELLE_SCREENSHOTS=1, so a test run leaves the tree as
+    it found it."""
+    keep = os.environ.get("PASSERELLE_SCREENSHOTS") == "1"
+    folder = SHOTS if keep else Path(tempfile.gettempdir()) / "passerelle-console-shots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
