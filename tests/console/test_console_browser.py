@@ -1,5 +1,6 @@
 """The console in a real browser (Playwright driving Debian's Chromium) against the sandbox over HTTP: the seed
-screens end to end. Screenshots of each page are taken (PASSERELLE_SCREENSHOTS=1 keeps them in docs/console/, shown in the README).
+screens end to end. Screenshots of each page are taken (PASSERELLE_SCREENSHOTS=1 keeps them in docs/console/,
+shown in the README).
 
 - sign in, the profiles with their health, search and filter;
 - Ogustine (G3-G6, G9-G12, O2): connect by OAuth, switch off and on, the VAT check failing then "retry",
