@@ -124,7 +124,7 @@ class _Compiler:
         self.settings = resolved.setting_values()
 
     def env(self, names: frozenset[str]) -> ExprEnv:
-        return ExprEnv(names, self.tables)
+        return ExprEnv(names, self.tables, frozenset(self.settings))
 
     def expr(self, src: Src | None, names: frozenset[str]) -> CompiledExpr | None:
         if src is None:

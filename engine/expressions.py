@@ -59,6 +59,7 @@ class ExprEnv:
 
     names: frozenset[str]
     tables: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    settings: frozenset[str] | None = None  # the declared settings, when known: `settings.X` is checked against them
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,7 @@ class _Checker(ast.NodeTransformer):
         if node.attr.startswith("_"):
             self.fail(node, "E403", f"attribute {node.attr!r} is not allowed (names starting with '_' are reserved)")
             return node
-        if isinstance(node.value, ast.Name) and node.value.id == "settings":
+        if isinstance(node.value, ast.Name) and node.value.id == "settings" and self._setting(node, node.attr):
             self.settings.append(node.attr)
         value = self.visit(node.value)
         call = ast.Call(ast.Name("_get", ast.Load()), [value, ast.Constant(node.attr)], [])
@@ -290,7 +291,21 @@ class _Checker(ast.NodeTransformer):
         slow = ast.Call(ast.Name("_get", ast.Load()), [ast.Name(temp, ast.Load()), ast.Constant(node.attr)], [])
         return ast.copy_location(ast.IfExp(test, fast, slow), node)
 
+    def _setting(self, node: ast.AST, name: str) -> bool:
+        """Whether ``settings.<name>`` names a declared setting (an E401 with a did-you-mean when not)."""
+        if self.env.settings is None or name in self.env.settings or "settings" not in self.env.names \
+                or any("settings" in scope for scope in self.local):
+            return True
+        self.fail(node, "E401", f"unknown setting {name!r}", did_you_mean(name, self.env.settings)
+                  or (f"settings declared: {', '.join(sorted(self.env.settings))}" if self.env.settings
+                      else "the pack declares no settings"))
+        return False
+
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id == "settings" \
+                and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str) \
+                and self._setting(node, node.slice.value):
+            self.settings.append(node.slice.value)
         value = self.visit(node.value)
         if isinstance(node.slice, ast.Slice):
             parts = [self.visit(p) if p is not None else ast.Constant(None)

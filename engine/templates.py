@@ -263,6 +263,30 @@ def _refused(tree: nodes.Template, src: Src) -> list[RuleError]:
     return errors
 
 
+def _unknown_settings(tree: nodes.Template, src: Src, env: ExprEnv) -> list[RuleError]:
+    """``settings.X`` / ``settings['X']`` naming no declared setting, each an E401 with a did-you-mean."""
+    declared = env.settings
+    if declared is None:
+        return []
+    found: list[tuple[str, int]] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.name == "settings":
+            found.append((node.attr, node.lineno))
+        elif isinstance(node, nodes.Getitem) and isinstance(node.node, nodes.Name) and node.node.name == "settings" \
+                and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            found.append((node.arg.value, node.lineno))
+    errors = []
+    for name, line in dict.fromkeys(found):
+        if name in declared:
+            continue
+        where = f" (template line {line})" if "\n" in src.text.strip() else ""
+        hint = did_you_mean(name, declared) or (f"settings declared: {', '.join(sorted(declared))}" if declared
+                                                else "the pack declares no settings")
+        errors.append(RuleError("E401", f"unknown setting {name!r}{where} in template {src.text!r}", src.loc,
+                                src.path, hint=hint))
+    return errors
+
+
 def _charge_loops(tree: nodes.Template) -> None:
     """Every loop's iterable goes through the environment's ``bounded_iter`` (charged per item)."""
     for loop in tree.find_all(nodes.For):
@@ -283,6 +307,8 @@ def compile_template(src: Src, env: ExprEnv) -> CompiledTemplate | list[RuleErro
         hint = did_you_mean(name, env.names) or f"names available here: {', '.join(sorted(env.names))}"
         errors.append(RuleError("E401", f"undefined variable {name!r} in template {src.text!r}", src.loc,
                                 src.path, hint=hint))
+    if "settings" in used:
+        errors.extend(_unknown_settings(tree, src, env))
     if errors:
         return errors
     fast = _fast_render(tree)
