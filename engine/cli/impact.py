@@ -43,7 +43,7 @@ def profile_files(specs: tuple[str, ...], every: bool, rules: Path) -> list[Path
         return [f for pack in _packs(rules) for f in sorted((pack / "customers").glob("*.yaml"))]
     if not specs:
         raise PasserelleError([RuleError("E841", "name the profiles to compare, or --all", None,
-                                         hint="passerelle impact freshbooks/demo, passerelle impact freshbooks, "
+                                         hint="passerelle impact PACK/CUSTOMER, passerelle impact PACK, "
                                               "or passerelle impact --all")])
     found: list[Path] = []
     for spec in specs:
