@@ -43,6 +43,37 @@ def _report(report: ApplyReport) -> None:
         click.echo("See `passerelle errors list`; fix, then `passerelle errors resync ID` or run again.", err=True)
 
 
+# Exit codes of plan, apply and sync (README, "Exit codes"): 0 all done, 2 changes pending (plan
+# --detailed-exitcode), 1 when a record could not be mapped or written or a conflict needs a decision.
+EXIT_DONE, EXIT_ATTENTION, EXIT_PENDING = 0, 1, 2
+
+
+def _attention(plan: Plan, report: ApplyReport | None = None) -> list[str]:
+    """What needs a person after this plan (and its apply): records not mapped or not written, conflicts."""
+    failed = {(flow, key) for flow, key, _ in report.failures} if report is not None else set()
+    unmapped = {(c.flow, c.key) for c in plan.changes if c.action == "error"}
+    conflicts = sum(1 for c in plan.changes if c.action == "conflict")
+    unwritten = len(failed - unmapped)
+    notes = []
+    if unmapped:
+        notes.append(f"{len(unmapped)} record(s) could not be mapped")
+    if unwritten:
+        notes.append(f"{unwritten} record(s) could not be written")
+    if conflicts:
+        notes.append(f"{conflicts} conflict(s) need a decision")
+    return notes
+
+
+def _exit(plan: Plan, report: ApplyReport | None = None, *, pending: bool = False) -> None:
+    """Leave with the documented exit code (and, for 1, one line saying why on stderr)."""
+    notes = _attention(plan, report)
+    if notes:
+        click.echo(f"needs attention: {'; '.join(notes)} (see `passerelle errors list`)", err=True)
+        sys.exit(EXIT_ATTENTION)
+    if pending and plan.has_changes:
+        sys.exit(EXIT_PENDING)
+
+
 def _plan(session: Session, record: str | None = None) -> Plan:
     """A fresh plan, its progress shown while it runs (Ctrl-C stops it: a plan writes nothing)."""
     with plan_progress() as progress:
@@ -64,7 +95,8 @@ def _apply(session: Session, plan: Plan) -> ApplyReport:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as versioned JSON (schemas/plan.schema.json).")
 @click.option("--out", type=click.Path(path_type=Path), help="Also save the plan (JSON) for `passerelle apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when nothing would change, 2 when something would, 1 on error.")
+              help="Exit 0 when nothing would change, 2 when something would, 1 when a record cannot be mapped "
+                   "or a conflict needs a decision.")
 @click.option("--record", help="Plan only this source record (its key).")
 @handle_errors
 def plan(profile: str, as_json: bool, out: Path | None, detailed_exitcode: bool, record: str | None) -> None:
@@ -75,8 +107,7 @@ def plan(profile: str, as_json: bool, out: Path | None, detailed_exitcode: bool,
     if out is not None:
         out.write_text(plan_to_json(result), encoding="utf-8")
         click.echo(f"plan saved to {out}", err=True)
-    if detailed_exitcode and result.has_changes:
-        sys.exit(2)
+    _exit(result, pending=detailed_exitcode)
 
 
 @click.command()
@@ -94,6 +125,7 @@ def apply(target: str, yes: bool, profile_spec: str | None) -> None:
             check_fresh(saved, session.target, session.store)
             _confirm(saved, yes)
             report = _apply(session, saved)
+        _exit(saved, report)
     else:
         with open_session(target) as session:
             stop_on_blocking_checks(session)
@@ -101,8 +133,7 @@ def apply(target: str, yes: bool, profile_spec: str | None) -> None:
             _show(fresh, False)
             _confirm(fresh, yes)
             report = _apply(session, fresh)
-    if report.failures:
-        sys.exit(1)
+        _exit(fresh, report)
 
 
 def _profile_of(saved: Plan) -> str:
@@ -127,14 +158,15 @@ def _confirm(plan: Plan, yes: bool) -> None:
 def sync(profile: str, every: str | None, record: str | None, times: int) -> None:
     """Plan and apply, once or every interval (F21)."""
     interval = _interval(every) if every else None
-    runs, failed = 0, False
+    runs = 0
     while True:
         with open_session(profile) as session:
             stop_on_blocking_checks(session)
             result = _plan(session, record)
             click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
-            report = _apply(session, result) if result.has_changes else None
-            failed = bool(report and report.failures)
+            # Records that cannot be mapped are applied too: they join (or stay in) the error history.
+            needed = result.has_changes or any(c.action == "error" for c in result.changes)
+            report = _apply(session, result) if needed else None
         runs += 1
         if interval is None or (times and runs >= times):
             break
@@ -143,5 +175,4 @@ def sync(profile: str, every: str | None, record: str | None, times: int) -> Non
             time.sleep(interval)
         except KeyboardInterrupt:
             break
-    if failed:
-        sys.exit(1)
+    _exit(result, report)  # the last run's outcome

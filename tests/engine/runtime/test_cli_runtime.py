@@ -146,3 +146,49 @@ def test_plan_progress_lines_off_a_terminal_and_apply_plans_once(served: Sandbox
     code, text = run("apply", DEMO, "--yes")
     assert code == 0, text
     assert len(plans) == 1  # the plan shown is the plan applied
+
+
+def _profile_copy(tmp_path: Path, extra: str = "", prefix: str = "FB") -> Path:
+    """The demo profile outside the pack (its data read from the pack), with ``extra`` YAML appended."""
+    profile = tmp_path / "copy.yaml"
+    body = (ROOT / "rules/freshbooks/customers/demo.yaml").read_text(encoding="utf-8")
+    body = body.replace("pack: freshbooks", f"pack: {ROOT / 'rules/freshbooks'}")
+    body = body.replace("../data/", f"{ROOT}/rules/freshbooks/data/").replace("invoice_prefix: FB",
+                                                                               f"invoice_prefix: {prefix}")
+    profile.write_text(body + extra, encoding="utf-8")
+    return profile
+
+
+BROKEN_TABLE = "tables:\n  expense_categories:\n    replace: {Office Supplies: Compte inexistant}\n"
+
+
+def test_exit_codes_a_record_that_cannot_be_mapped_is_1_for_plan_apply_and_sync(served: Sandbox,
+                                                                                  tmp_path: Path) -> None:
+    profile = str(_profile_copy(tmp_path, BROKEN_TABLE))
+    code, text = run("plan", profile, "--detailed-exitcode")
+    assert code == 1, text  # changes are pending too, but a record cannot be mapped: that needs a person
+    assert "could not be mapped" in text
+    code, text = run("apply", profile, "--yes")
+    assert code == 1, text
+    code, text = run("sync", profile)  # nothing left to write, the record still cannot be mapped
+    assert code == 1, text
+    code, text = run("plan", profile)
+    assert code == 1, text
+    code, text = run("sync", str(_profile_copy(tmp_path)))  # fixed: the record is written, all done
+    assert code == 0, text
+    code, text = run("plan", str(_profile_copy(tmp_path)), "--detailed-exitcode")
+    assert code == 0, text
+
+
+def test_exit_codes_a_conflict_needs_a_decision(served: Sandbox, tmp_path: Path) -> None:
+    code, text = run("apply", DEMO, "--yes")
+    assert code == 0, text
+    first = next(i for i in invoices(served) if i["DocNumber"] == "FB1201")
+    served.write(REALM, "Invoice", {"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": True,
+                                    "DocNumber": "BY-HAND"})
+    renamed = str(_profile_copy(tmp_path, prefix="FR"))
+    code, text = run("plan", renamed, "--detailed-exitcode")
+    assert "! " in text and "conflict" in text
+    assert code == 1, text
+    code, text = run("sync", renamed)
+    assert code == 1, text
