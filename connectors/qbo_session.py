@@ -25,6 +25,7 @@ from connectors.qbo_target import QboTarget
 from engine.errors import PasserelleError, RuleError
 from engine.model import Connection, Refusal
 from engine.resolve import ResolvedPack
+from engine.runtime.realm import check_ledger_realm
 from engine.store import Store
 from engine.store.tables import connections as connections_table
 
@@ -72,16 +73,30 @@ def open_qbo(resolved: ResolvedPack, store: Store | None, *, transport: httpx.Ba
     fixed = token or variables.get("PASSERELLE_QBO_ACCESS_TOKEN")
     timeout = _timeout(variables)
     if not fixed:
-        return QboTarget(open_client(resolved, store=store, env=variables, transport=transport, timeout=timeout),
-                         _refusals(resolved))
+        client = open_client(resolved, store=store, env=variables, transport=transport, timeout=timeout)
+        _same_company(store, profile, client)
+        return QboTarget(client, _refusals(resolved))
     realm_id = realm or _realm(conn, store, profile, variables)
     base = "http://sandbox.in-process" if transport is not None else resolve_base_url(
         str(conn.options.get("environment", "passerelle-sandbox")), variables)
     http = httpx.Client(base_url=base, transport=transport, timeout=httpx.Timeout(timeout, connect=10.0))
     client_settings = ClientSettings(realm_id=realm_id, profile=profile,
                                      minorversion=int(conn.options.get("minorversion", 75)), **(settings or {}))
-    return QboTarget(QboClient(http, client_settings, auth=BearerAuth(StaticToken(fixed)),
-                               limiter=company_limiter(store, realm_id, client_settings.limits)), _refusals(resolved))
+    client = QboClient(http, client_settings, auth=BearerAuth(StaticToken(fixed)),
+                       limiter=company_limiter(store, realm_id, client_settings.limits))
+    _same_company(store, profile, client)
+    return QboTarget(client, _refusals(resolved))
+
+
+def _same_company(store: Store | None, profile: str, client: QboClient) -> None:
+    """The ledger's company must be the one connected (O1); the client is closed when it is not."""
+    if store is None:
+        return
+    try:
+        check_ledger_realm(store, profile, str(client.realm_id))
+    except PasserelleError:
+        client.close()
+        raise
 
 
 def _refusals(resolved: ResolvedPack) -> dict[str, tuple[Refusal, ...]]:

@@ -8,6 +8,8 @@
    at once); against Intuit it opens the browser (or prints the URL with ``--no-browser``).
 4. The code is exchanged for tokens, which are stored encrypted (``PASSERELLE_SECRET_KEY``) in the state
    store. Reconnecting replaces only the tokens: the ledger, cursors and error history stay.
+5. A profile that has synced keeps its company: approving a different company is refused (the ledger's
+   QBO ids mean nothing there) unless ``--new-company`` says to start a fresh ledger for it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from connectors.qbo.oauth import OAuthClient, discover_endpoints
 from connectors.qbo.profile import app_credentials, qbo_connection
 from connectors.qbo.tokens import SecretBox, TokenStore
 from engine.errors import PasserelleError
+from engine.runtime.realm import different_company, start_fresh_ledger
 from engine.store import open_store
 
 __all__ = ["Callback", "CallbackListener", "connect", "run_connect"]
@@ -109,14 +112,17 @@ def _auto_approve(http: httpx.Client, url: str, redirect_uri: str) -> bool:
 
 
 def run_connect(spec: str, *, port: int = 0, browser: bool = True, timeout: float = 300.0,
-                transport: httpx.BaseTransport | None = None, echo: Any = click.echo) -> str:
-    """Connect a profile; returns the realm id. Raises QboFault or PasserelleError with a clear message."""
+                transport: httpx.BaseTransport | None = None, echo: Any = click.echo, new_company: bool = False) -> str:
+    """Connect a profile; returns the realm id. Raises QboFault or PasserelleError with a clear message.
+
+    ``new_company``: the user agrees that a company other than the ledger's starts a fresh ledger."""
     from engine.pipeline import find_profile, run_pipeline
 
     loaded = run_pipeline(find_profile(spec))
     connection = qbo_connection(loaded.resolved)
     box = SecretBox.from_env()  # fail before the user goes through the browser
-    store = TokenStore(open_store(), box)
+    state_store = open_store()
+    store = TokenStore(state_store, box)
     with httpx.Client(transport=transport, timeout=30) as http, CallbackListener(port) as listener:
         oauth = OAuthClient(http, discover_endpoints(http, connection.base_url),
                             app_credentials(connection, listener.redirect_uri))
@@ -137,10 +143,16 @@ def run_connect(spec: str, *, port: int = 0, browser: bool = True, timeout: floa
     realm_id = callback.get("realmId") or connection.realm_id or ""
     if not callback.get("code") or not realm_id:
         raise QboFault(local_fault("configuration", "the authorisation came back without a code or a company id"))
+    other = different_company(state_store, connection.profile, realm_id)
+    if other is not None and not new_company:
+        raise PasserelleError([other])
     with httpx.Client(transport=transport, timeout=30) as http:
         oauth = OAuthClient(http, discover_endpoints(http, connection.base_url),
                             app_credentials(connection, listener.redirect_uri))
         grant = oauth.exchange_code(callback.get("code"), connection.profile)
+    if other is not None:
+        removed = start_fresh_ledger(state_store, connection.profile, realm_id)
+        echo(f"Started a fresh ledger for company {realm_id}: {removed} entries of the previous company forgotten.")
     store.connect(connection.profile, realm_id, grant, datetime.now(UTC))
     echo(f"Connected {connection.profile} to QuickBooks company {realm_id}; tokens are stored encrypted.")
     return realm_id
@@ -152,10 +164,12 @@ def run_connect(spec: str, *, port: int = 0, browser: bool = True, timeout: floa
               help="Port of the local redirect listener (0: any free port; Intuit needs the registered one).")
 @click.option("--no-browser", is_flag=True, help="Print the authorisation URL instead of opening a browser.")
 @click.option("--timeout", default=300.0, show_default=True, type=float, help="Seconds to wait for the approval.")
-def connect(profile: str, port: int, no_browser: bool, timeout: float) -> None:
+@click.option("--new-company", is_flag=True,
+              help="The profile has synced with another company: forget its ledger and start afresh with this one.")
+def connect(profile: str, port: int, no_browser: bool, timeout: float, new_company: bool) -> None:
     """Authorise Passerelle to use a QuickBooks Online company (OAuth 2.0)."""
     try:
-        run_connect(profile, port=port, browser=not no_browser, timeout=timeout)
+        run_connect(profile, port=port, browser=not no_browser, timeout=timeout, new_company=new_company)
     except PasserelleError as error:
         for item in error.errors:
             click.echo(item.format(), err=True)

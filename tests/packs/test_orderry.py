@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 from connectors.qbo.limiter import forget_limiters
 from connectors.sandbox import DEFAULT_REALM_IDS, RealmSpec, SandboxConfig, create_app, sandbox_of, serve
 from engine.cli.main import cli
+from engine.runtime.realm import different_company
 from engine.store import open_store
 from engine.store.tables import ledger as ledger_table
 from tests.fakes.product import FakeProduct
@@ -116,6 +117,43 @@ def test_O1_reconnecting_with_a_new_grant_keeps_the_sync_state(served: tuple[Any
     assert resync.exit_code == 0, resync.output
     after = sorted(r["DocNumber"] for r in sandbox.query(realm, "SELECT * FROM Invoice").get("Invoice", []))
     assert after == numbers and len(sandbox.query(realm, "SELECT * FROM Customer").get("Customer", [])) == 7
+
+
+def test_O1_a_different_company_is_refused_unless_a_fresh_ledger_is_asked_for(
+        served: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    _, state = served
+    runner = CliRunner()
+    assert runner.invoke(cli, ["connect", str(DEMO), "--no-browser"]).exit_code == 0
+    synced = runner.invoke(cli, ["sync", str(DEMO)])
+    assert synced.exit_code == 0, synced.output
+    ledger_before = _ledger(state)
+    assert len(ledger_before) == 3
+    other_realm = "9341450000000009"
+    other_app = create_app(SandboxConfig(realms=(RealmSpec(other_realm, "fr"),)))
+    other = sandbox_of(other_app)
+    try:
+        with serve(other_app) as other_url:
+            monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", other_url)
+            refused = runner.invoke(cli, ["connect", str(DEMO), "--no-browser"])
+            assert refused.exit_code == 1, refused.output
+            assert "E706" in refused.output and other_realm in refused.output and "--new-company" in refused.output
+            assert _ledger(state) == ledger_before  # nothing forgotten, and still connected to the first company
+            elsewhere = runner.invoke(cli, ["sync", str(DEMO)], env={"PASSERELLE_QBO_ACCESS_TOKEN": "any",
+                                                                     "PASSERELLE_QBO_REALM": other_realm})
+            assert elsewhere.exit_code != 0 and "E706" in elsewhere.output, elsewhere.output  # a run is refused too
+            fresh = runner.invoke(cli, ["connect", str(DEMO), "--no-browser", "--new-company"])
+            assert fresh.exit_code == 0, fresh.output
+            assert "fresh ledger" in fresh.output and _ledger(state) == set()
+            resync = runner.invoke(cli, ["sync", str(DEMO)])
+            assert resync.exit_code == 0, resync.output
+            numbers = sorted(r["DocNumber"] for r in other.query(other_realm, "SELECT * FROM Invoice").get("Invoice", []))
+            assert numbers == ["INV-501", "INV-502", "INV-503"]
+            assert {target for _, _, target in _ledger(state)} == {
+                r["Id"] for r in other.query(other_realm, "SELECT * FROM Invoice")["Invoice"]}
+        error = different_company(open_store(str(state)), "orderry/demo", DEFAULT_REALM_IDS["fr"])
+        assert error is not None and other_realm in error.message  # the first company is now the other one
+    finally:
+        other.close()
 
 
 # -- O2 ----------------------------------------------------------------------------------------------------------
