@@ -17,9 +17,9 @@ from engine.model import Profile, RulePack
 from engine.resolve import ResolvedPack, resolve
 from engine.resources import rules_dir
 from engine.source import load_file
-from engine.validate import validate_document
+from engine.validate import did_you_mean, validate_document
 
-__all__ = ["Loaded", "find_profile", "load_pack", "load_profile", "pack_file", "run_pipeline"]
+__all__ = ["Loaded", "find_profile", "known_profiles", "load_pack", "load_profile", "pack_file", "run_pipeline"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,26 @@ def find_profile(spec: str) -> Path:
             if candidate.is_file():
                 return candidate
     raise PasserelleError([RuleError("E100", f"profile {spec!r} not found (give a file, or PACK/CUSTOMER for "
-                                     "rules/PACK/customers/CUSTOMER.yaml)", None)])
+                                     "rules/PACK/customers/CUSTOMER.yaml)", None, hint=_profile_hint(spec))])
+
+
+def known_profiles() -> list[str]:
+    """Every ``PACK/CUSTOMER`` the shorthand reaches: ./rules first, then the installed packs."""
+    found: dict[str, None] = {}
+    for base in (Path("rules"), rules_dir()):
+        if base.is_dir():
+            for path in sorted(base.glob("*/customers/*.yaml")):
+                found.setdefault(f"{path.parent.parent.name}/{path.stem}")
+    return list(found)
+
+
+def _profile_hint(spec: str) -> str | None:
+    known = known_profiles()
+    if not known:
+        return None
+    guess = did_you_mean(spec.removesuffix(".yaml"), known)
+    listing = f"profiles: {', '.join(known)}"
+    return f"{guess} {listing}" if guess else listing
 
 
 def load_profile(path: Path, load: Callable[[Path], RulePack] = load_pack) -> tuple[Profile, RulePack]:

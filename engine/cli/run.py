@@ -77,7 +77,10 @@ def _exit(plan: Plan, report: ApplyReport | None = None, *, pending: bool = Fals
 def _plan(session: Session, record: str | None = None) -> Plan:
     """A fresh plan, its progress shown while it runs (Ctrl-C stops it: a plan writes nothing)."""
     with plan_progress() as progress:
-        return session.plan(record=record, progress=progress)
+        result = session.plan(record=record, progress=progress)
+    if record is not None:
+        session.check_record(record, result)
+    return result
 
 
 def _apply(session: Session, plan: Plan) -> ApplyReport:

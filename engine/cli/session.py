@@ -13,11 +13,13 @@ from connectors.product_writer import writers_for
 from connectors.qbo_session import open_qbo
 from connectors.qbo_target import QboSource, QboTarget
 from connectors.sources import sources_for_pack
+from engine.errors import PasserelleError, RuleError
 from engine.pipeline import Loaded, find_profile, run_pipeline
 from engine.runtime.ledger import StoreLedger
 from engine.runtime.plan import Plan, PlanOptions, ProgressCallback, make_plan
 from engine.runtime.suspension import suspended_until
 from engine.store import Store, open_store
+from engine.validate import did_you_mean
 
 __all__ = ["Session", "open_session"]
 
@@ -69,6 +71,37 @@ class Session:
         self.last_full_run = record is None and options.suspended_until is None
         return make_plan(self.loaded, self.target, self.sources, StoreLedger(self.store, self.key), options,
                          progress=progress)
+
+    def check_record(self, key: str, plan: Plan) -> None:
+        """``--record KEY`` must name a record: one the plan reached, one in the ledger, or one a flow reads
+        (an unchanged record shows in none of the plan's changes). An unknown key is an E805 naming it."""
+        if any(change.key == key for change in plan.changes) or not self.loaded.resolved.enabled:
+            return
+        ledger = StoreLedger(self.store, self.key)
+        compiled = self.loaded.compiled
+        if any(ledger.get(flow, key) is not None for flow in compiled.flows):
+            return
+        seen: dict[str, None] = {}
+        for flow in compiled.flows.values():
+            source = self.sources.get(flow.flow.source.connection)
+            if not flow.enabled or source is None:
+                continue
+            for record in source.records(flow.flow.source.entity):
+                scope = {"record": record, "settings": compiled.settings, "vars": {}, "now": dt.date.today().isoformat(),
+                         "state": None, "manual": True, "duplicate_of": None}
+                try:
+                    found = str(flow.key(scope))
+                except Exception:  # a key that cannot be computed is reported by the plan itself
+                    continue
+                if found == key:
+                    return
+                if len(seen) < 10_000:
+                    seen.setdefault(found)
+        sample = list(seen)[:10]
+        hint = did_you_mean(key, seen) or (f"keys read: {', '.join(sample)}{' ...' if len(seen) > 10 else ''}"
+                                           if seen else "no flow read any record")
+        raise PasserelleError([RuleError("E805", f"no record with key {key!r} in any flow of {self.key}", None,
+                                         hint=hint)])
 
 
 @contextmanager

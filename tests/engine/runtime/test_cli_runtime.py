@@ -192,3 +192,23 @@ def test_exit_codes_a_conflict_needs_a_decision(served: Sandbox, tmp_path: Path)
     assert code == 1, text
     code, text = run("sync", renamed)
     assert code == 1, text
+
+
+def test_plan_and_sync_of_an_unknown_record_key_is_an_error_naming_it(served: Sandbox) -> None:
+    for command in ("plan", "sync"):
+        code, text = run(command, DEMO, "--record", "12O2")
+        assert code == 1, text
+        assert "error[E805]" in text and "'12O2'" in text and "did you mean '1202'?" in text
+    assert invoices(served) == []
+    code, text = run("plan", DEMO, "--record", "1202")  # a known key still plans that record alone
+    assert code == 0 and "FB1202" in text and "FB1201" not in text, text
+
+
+def test_an_unknown_profile_gets_a_did_you_mean_and_the_list(served: Sandbox) -> None:
+    code, text = run("plan", "freshbooks/dmo")
+    assert code == 1 and "'freshbooks/dmo'" in text
+    assert "did you mean 'freshbooks/demo'?" in text and "freshbooks/" in text.split("did you mean", 1)[1]
+    code, text = run("plan", "freshbook/demo")
+    assert code == 1 and "did you mean 'freshbooks/demo'?" in text, text
+    code, text = run("plan", "nothing-like-it")
+    assert code == 1 and "profiles:" in text and "pleo/demo" in text, text
