@@ -4,6 +4,11 @@ QBO events carry ids only, and may arrive late or out of order: the entity is re
 event acts on QBO's current state and a stale one cannot undo a newer change. A change whose
 LastUpdatedTime or SyncToken equals what the ledger recorded after our own write is our own echo and is
 dropped (no ping-pong).
+
+The record read again carries what QBO said happened, as ``record.QboEvent`` (``entity``, ``operation``:
+Create, Update, Delete, Void, Emailed …, ``id``, ``at``): flows decide from the event, not from field
+changes. A transaction read because a linked one changed (an invoice a payment pays) carries that
+linked record's event. Records read by a plain sync have no ``QboEvent``.
 """
 
 from __future__ import annotations
@@ -40,15 +45,25 @@ class Outcome:
     ignored: str | None = None
 
 
-class OneRecord:
-    """A QBO source that yields only the record just read again (not every record of the entity)."""
+EVENT_FIELD = "QboEvent"
 
-    def __init__(self, entity: str, record: Mapping[str, Any]) -> None:
+
+def event_fields(event: QboEvent) -> dict[str, str]:
+    """What a flow sees of a QBO event (``record.QboEvent``)."""
+    return {"entity": event.entity, "operation": event.operation, "id": event.entity_id, "at": event.last_updated}
+
+
+class OneRecord:
+    """A QBO source that yields only the record just read again (not every record of the entity), with the
+    event that made it be read."""
+
+    def __init__(self, entity: str, record: Mapping[str, Any], event: QboEvent | None = None) -> None:
         self.entity, self.record = entity, record
+        self.event = event
 
     def records(self, resource: str) -> Iterator[Mapping[str, Any]]:
         if resource == self.entity:
-            yield self.record
+            yield {**self.record, EVENT_FIELD: event_fields(self.event)} if self.event is not None else self.record
 
 
 class GoneRecord:
@@ -151,11 +166,11 @@ def _linked(record: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _run_qbo_record(session: Session, entity: str, record: Mapping[str, Any], extra: set[str],
-                    progress: Progress | None) -> list[int]:
+                    progress: Progress | None, *, event: QboEvent | None = None) -> list[int]:
     flows = _flows_reading(session, entity) | {
         f for f in extra if session.loaded.compiled.flows.get(f) and
         session.loaded.compiled.flows[f].flow.source.entity == entity}
-    sources = {name: OneRecord(entity, record) for name in _qbo_connections(session)}
+    sources = {name: OneRecord(entity, record, event) for name in _qbo_connections(session)}
     report = sync_one(session, flows, str(record.get("Id")), sources, progress)
     return [report.run_id] if report is not None else []
 
@@ -179,11 +194,11 @@ def handle_qbo(session: Session, event: QboEvent, progress: Progress | None = No
     if is_own_write(session, event.entity, record):
         return Outcome(ignored=f"{event.entity} {event.entity_id}: our own write")
     extra, moves = _machine_flows(session, event.trigger)
-    runs = _run_qbo_record(session, event.entity, record, extra, progress)
+    runs = _run_qbo_record(session, event.entity, record, extra, progress, event=event)
     for txn_type, txn_id in _linked(record):
         linked = _read(session, txn_type, txn_id)
         if linked is not None and not is_own_write(session, txn_type, linked):
-            runs += _run_qbo_record(session, txn_type, linked, extra, progress)
+            runs += _run_qbo_record(session, txn_type, linked, extra, progress, event=event)
     return Outcome(runs=tuple(runs), flows=tuple(sorted(extra)), machine_moves=tuple(moves))
 
 
