@@ -51,6 +51,7 @@ from engine.console.overlay import FieldError, parse_form_value, save_enabled, s
 from engine.errors import PasserelleError
 from engine.fleet.deployment import Entry
 from engine.fleet.jobs import JobSpec
+from engine.fleet.progress import progress_stream
 from engine.fleet.service import Service
 from engine.fleet.status import fleet_status
 from engine.runtime import suspension
@@ -621,6 +622,12 @@ async def share(request: Request) -> Response:
     return RedirectResponse(_profile_url(key), 303)
 
 
+async def stream(request: Request) -> Response:
+    """The service's progress stream, narrowed to this profile, behind the console's sign-in."""
+    key = _key(request)
+    return progress_stream(_console(request).service, keep=lambda message: message.get("profile") == key)
+
+
 async def home(request: Request) -> Response:
     return RedirectResponse(f"{PREFIX}/", 307)
 
@@ -646,6 +653,7 @@ def create_console(service: Service, env: Mapping[str, str] | None = None) -> St
         Route(f"{p}/preview", page(preview, profile=True)),
         Route(f"{p}/jobs", page(add_job, profile=True), methods=["POST"]),
         Route(f"{p}/progress.json", page(progress, admin=False, profile=True)),
+        Route(f"{p}/stream", page(stream, admin=False, profile=True)),
         Route(f"{p}/suspend", page(suspend, profile=True), methods=["POST"]),
         Route(f"{p}/resume", page(resume, profile=True), methods=["POST"]),
         Route(f"{p}/errors/{{error:int}}/resolve", page(resolve_error, profile=True), methods=["POST"]),

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -21,7 +20,6 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,13 +30,12 @@ from engine.console.app import PREFIX as CONSOLE_PREFIX
 from engine.console.app import create_console
 from engine.console.app import home as console_home
 from engine.fleet.jobs import KINDS, STATES, JobSpec
+from engine.fleet.progress import progress_stream
 from engine.fleet.routing import route_product, route_qbo
 from engine.fleet.service import Service
 from engine.fleet.status import fleet_status
 from engine.serve.events import BadNotification, parse_product, parse_qbo
-from engine.serve.hub import sse_response
 from engine.serve.signature import product_signature_ok, qbo_signature_ok
-from engine.store.tables import runs
 
 __all__ = ["ADMIN_TOKEN_VARIABLE", "MAX_BODY", "create_app"]
 
@@ -105,6 +102,8 @@ async def product_webhook(request: Request) -> Response:
 
 
 async def get_status(request: Request) -> Response:
+    if not _reader(request):
+        return _error(401, f"a bearer token equal to {ADMIN_TOKEN_VARIABLE} is needed")
     service: Service = request.app.state.service
     profile = request.query_params.get("profile")
     return JSONResponse(await run_in_threadpool(fleet_status, service.store, service.deployment, service.queue,
@@ -112,6 +111,8 @@ async def get_status(request: Request) -> Response:
 
 
 async def list_jobs(request: Request) -> Response:
+    if not _reader(request):
+        return _error(401, f"a bearer token equal to {ADMIN_TOKEN_VARIABLE} is needed")
     service: Service = request.app.state.service
     states = [s for s in request.query_params.get("state", "").split(",") if s]
     unknown = [s for s in states if s not in STATES]
@@ -126,6 +127,12 @@ def _admin(request: Request) -> bool:
     token = os.environ.get(ADMIN_TOKEN_VARIABLE)
     given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     return bool(token) and hmac.compare_digest(given.encode(), str(token).encode())
+
+
+def _reader(request: Request) -> bool:
+    """Status, jobs and progress name every profile: with an admin token set they need it too. Without
+    one (a service on loopback, a developer's machine) they stay open, and POST /jobs stays refused."""
+    return not os.environ.get(ADMIN_TOKEN_VARIABLE) or _admin(request)
 
 
 async def add_job(request: Request) -> Response:
@@ -149,39 +156,10 @@ async def add_job(request: Request) -> Response:
     return JSONResponse({"job": job_id}, status_code=202)
 
 
-def _running_progress(service: Service, seen: dict[int, int]) -> list[dict[str, object]]:
-    """Progress of the runs under way in other processes (the fleet's workers), read from the store."""
-    with service.store.engine.connect() as conn:
-        rows = conn.execute(sa.select(runs.c.id, runs.c.profile, runs.c.done, runs.c.total, runs.c.status)
-                            .where(sa.or_(runs.c.status == "running", runs.c.id.in_(list(seen) or [-1])))).all()
-    out: list[dict[str, object]] = []
-    for row in rows:
-        if seen.get(row.id) != row.done:
-            seen[row.id] = row.done
-            out.append({"profile": row.profile, "run": row.id, "done": row.done, "total": row.total,
-                        "status": row.status})
-        if row.status != "running":
-            seen.pop(row.id, None)
-    return out
-
-
 async def status_stream(request: Request) -> Response:
-    """Server-sent events: ``progress`` for each document a run writes (G5); a comment every 15 s. With the
-    embedded queue the runs publish here directly; with workers elsewhere the store is read every second."""
-    service: Service = request.app.state.service
-    queue = service.hub.subscribe()
-    if service.embedded:
-        return sse_response(service.hub, queue)
-    seen: dict[int, int] = {}
-
-    async def poll() -> None:
-        while True:
-            for message in await run_in_threadpool(_running_progress, service, seen):
-                if not queue.full():  # this listener's own queue: other listeners poll for themselves
-                    queue.put_nowait(message)
-            await asyncio.sleep(1.0)
-
-    return sse_response(service.hub, queue, asyncio.create_task(poll()).cancel)
+    if not _reader(request):
+        return _error(401, f"a bearer token equal to {ADMIN_TOKEN_VARIABLE} is needed")
+    return progress_stream(request.app.state.service)
 
 
 async def health(request: Request) -> Response:

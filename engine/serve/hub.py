@@ -50,10 +50,11 @@ def _offer(queue: asyncio.Queue[Mapping[str, Any]], message: Mapping[str, Any]) 
         queue.put_nowait(message)
 
 
-def sse_response(hub: Hub, queue: asyncio.Queue[Mapping[str, Any]],
-                 on_close: Callable[[], object] | None = None) -> StreamingResponse:
+def sse_response(hub: Hub, queue: asyncio.Queue[Mapping[str, Any]], on_close: Callable[[], object] | None = None,
+                 keep: Callable[[Mapping[str, Any]], bool] | None = None) -> StreamingResponse:
     """The listener's queue as server-sent events: ``event: progress`` for run ticks (they carry ``done``),
-    ``event: event`` for the rest, and a comment every 15 s so proxies keep the connection open."""
+    ``event: event`` for the rest, and a comment every 15 s so proxies keep the connection open. ``keep``
+    chooses the messages this listener may see."""
 
     async def stream() -> AsyncIterator[bytes]:
         try:
@@ -63,6 +64,8 @@ def sse_response(hub: Hub, queue: asyncio.Queue[Mapping[str, Any]],
                     message = await asyncio.wait_for(queue.get(), timeout=15)
                 except TimeoutError:
                     yield b": keep-alive\n\n"
+                    continue
+                if keep is not None and not keep(message):
                     continue
                 kind = "progress" if "done" in message else "event"
                 yield f"event: {kind}\ndata: {json.dumps(message, default=str)}\n\n".encode()

@@ -127,9 +127,11 @@ def chromium_or_skip() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the whole session (Debian's, never a downloaded one)."""
+    """One headless Chromium for the browser tests (Debian's, never a downloaded one). Module-scoped: while
+    Playwright's sync API is open its event loop runs on the main thread, and the tests that run after this
+    module in the same process (anything calling asyncio.run) need that thread free again."""
     executable = chromium_or_skip()
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:

@@ -180,6 +180,10 @@ class Lab:
     fakes: dict[str, Any] = field(default_factory=dict)   # ogustine profile key -> its FakeProduct
 
     @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    @property
     def realms(self) -> tuple[str, ...]:
         return self.sandbox.realm_ids
 
@@ -220,10 +224,11 @@ class Lab:
         return path.read_text(encoding="utf-8", errors="replace")[-chars:] if path.exists() else ""
 
     def status(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.service_url}/status", timeout=30).json())
+        return dict(httpx.get(f"{self.service_url}/status", timeout=30, headers=self.admin).json())
 
     def jobs(self, **params: str) -> list[dict[str, Any]]:
-        return list(httpx.get(f"{self.service_url}/jobs", params={**params}, timeout=30).json()["jobs"])
+        return list(httpx.get(f"{self.service_url}/jobs", params={**params}, timeout=30, headers=self.admin
+                              ).json()["jobs"])
 
     def settled(self) -> bool:
         """Every profile ran at least once, no job is waiting or running and no event is pending."""
@@ -270,7 +275,8 @@ class Lab:
         def read() -> None:
             deadline = time.monotonic() + seconds
             try:
-                with httpx.stream("GET", f"{self.service_url}/status/stream", timeout=seconds + 5) as stream:
+                with httpx.stream("GET", f"{self.service_url}/status/stream", timeout=seconds + 5,
+                                  headers=self.admin) as stream:
                     kind = ""
                     for line in stream.iter_lines():
                         if line.startswith("event: "):
@@ -289,7 +295,7 @@ class Lab:
     def launch(self, key: str, kind: str = "first", record: str | None = None) -> int:
         """``POST /jobs``: what the console's "launch the first sync" (or "sync now") button sends."""
         answer = httpx.post(f"{self.service_url}/jobs", json={"profile": key, "kind": kind, "record": record},
-                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30)
+                            headers=self.admin, timeout=30)
         assert answer.status_code == 202, answer.text
         return int(answer.json()["job"])
 

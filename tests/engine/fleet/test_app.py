@@ -31,7 +31,8 @@ def client(tmp_path: Path, profiles: dict[str, str], store: Store, bridge: KeptO
     service = Service(store, [tmp_path / "deployment" / "profiles"], options, env={"PASSERELLE_QBO_WEBHOOK_TOKEN": VERIFIER})
     service.start()  # what the app's lifespan does under `passerelle run`
     try:
-        with serve_app(create_app(service)) as url, httpx.Client(base_url=url, timeout=30) as test_client:
+        with serve_app(create_app(service)) as url, httpx.Client(
+                base_url=url, timeout=30, headers={"Authorization": "Bearer admin-secret"}) as test_client:
             yield test_client
     finally:
         service.stop()
@@ -63,7 +64,7 @@ def test_notifications_are_checked_then_reach_every_profile_of_the_company(clien
 def test_a_manual_sync_needs_the_admin_token_and_runs_as_a_job(client: httpx.Client, sandbox: Sandbox,
                                                                profiles: dict[str, str]) -> None:
     request = {"profile": "freshbooks/fleet-001", "kind": "manual"}
-    assert client.post("/jobs", json=request).status_code == 401
+    assert client.post("/jobs", json=request, headers={"Authorization": ""}).status_code == 401
     assert client.post("/jobs", json=request, headers={"Authorization": "Bearer wrong"}).status_code == 401
     accepted = client.post("/jobs", json=request, headers={"Authorization": "Bearer admin-secret"})
     assert accepted.status_code == 202
@@ -82,6 +83,12 @@ def test_a_manual_sync_needs_the_admin_token_and_runs_as_a_job(client: httpx.Cli
     entry = status["freshbooks/fleet-001"]
     assert entry["realm"] == realm and entry["last_run"]["status"] == "done" and entry["open_errors"] == 0
     assert entry["jobs"]["done"] >= 1
+
+
+def test_with_an_admin_token_set_status_and_jobs_need_it_too(client: httpx.Client) -> None:
+    for path in ("/status", "/jobs", "/status/stream"):
+        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401, path
+    assert client.get("/status").status_code == 200
 
 
 def test_bad_requests_are_answered_with_the_reason(client: httpx.Client) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +18,24 @@ from engine.fleet.runner import JobFailed
 from engine.store import Store
 
 pytestmark = pytest.mark.postgres
+
+
+def _in_thread(work: Callable[[], object]) -> None:
+    """Run ``work`` (which starts an event loop of its own) on a fresh thread: a test process may already have
+    a loop running on its main thread (Playwright's, when the console's browser tests ran first)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=120)
+    if failure:
+        raise failure[0]
 
 
 def test_a_request_for_work_already_queued_joins_the_waiting_job(pg_store: Store) -> None:
@@ -59,7 +78,7 @@ def test_jobs_of_one_company_run_one_at_a_time_and_failures_retry_unless_a_user_
         queue.defer(JobSpec("p/broken", "scheduled", "r2"))
         queue.defer(JobSpec("p/flaky", "scheduled", "r3"))
         for _ in range(20):  # a worker with wait=False stops when nothing is free to take; take what is left
-            queue.run_worker(concurrency=4, wait=False)
+            _in_thread(lambda: queue.run_worker(concurrency=4, wait=False))
             if not queue.jobs(states=["queued", "retried", "running"]):
                 break
         states = {j.spec.profile: (j.state, j.attempts) for j in queue.jobs()}
@@ -81,7 +100,7 @@ def test_the_job_of_a_worker_that_stopped_is_queued_again(pg_store: Store) -> No
             conn.execute(sa.text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w, attempts = 1 "
                                  "WHERE id = :id"), {"w": worker, "id": job_id})
         assert [j.state for j in queue.jobs()] == ["running"]
-        asyncio.run(queue.retry_stalled())
+        _in_thread(lambda: asyncio.run(queue.retry_stalled()))
         (job,) = queue.jobs()
         assert job.id == job_id and job.state == "retried"
     finally:
@@ -99,7 +118,7 @@ def test_a_stalled_job_whose_work_was_requested_again_meanwhile_is_queued_again_
                                  "WHERE id = :id"), {"w": worker, "id": stalled})
         waiting = queue.defer(JobSpec("p/a", "event", "r1"))  # a webhook while the worker was dead
         assert waiting != stalled
-        asyncio.run(queue.retry_stalled())
+        _in_thread(lambda: asyncio.run(queue.retry_stalled()))
         assert sorted((j.id, j.state) for j in queue.jobs()) == [(stalled, "retried"), (waiting, "queued")]
     finally:
         queue.close()
