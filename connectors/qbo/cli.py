@@ -31,7 +31,7 @@ import httpx
 from connectors.qbo.faults import QboFault, local_fault
 from connectors.qbo.oauth import OAuthClient, discover_endpoints
 from connectors.qbo.profile import app_credentials, qbo_connection
-from connectors.qbo.tokens import SecretBox, TokenStore
+from connectors.qbo.tokens import SECRET_KEY_ENV, SecretBox, TokenStore
 from engine.errors import PasserelleError
 from engine.runtime.realm import different_company, start_fresh_ledger
 from engine.store import open_store
@@ -120,7 +120,10 @@ def run_connect(spec: str, *, port: int = 0, browser: bool = True, timeout: floa
 
     loaded = run_pipeline(find_profile(spec))
     connection = qbo_connection(loaded.resolved)
-    box = SecretBox.from_env()  # fail before the user goes through the browser
+    box = SecretBox.from_env(create=True)  # fail before the user goes through the browser
+    if box.created:
+        echo(f"No {SECRET_KEY_ENV} set: generated a key to encrypt the QBO tokens and kept it in {box.source} "
+             f"(readable by you only). Back it up; {SECRET_KEY_ENV}, when set, is used instead.")
     state_store = open_store()
     store = TokenStore(state_store, box)
     with httpx.Client(transport=transport, timeout=30) as http, CallbackListener(port) as listener:

@@ -3,7 +3,8 @@
 The key comes from ``PASSERELLE_SECRET_KEY`` (generate one with
 ``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"``). Several keys
 may be given, comma-separated: the first encrypts, all decrypt, so a key can be rotated without
-reconnecting every company.
+reconnecting every company. Without the variable, a SQLite state store keeps its key in ``secret.key``
+beside it (owner-only permissions), written by the first ``passerelle connect``; the variable wins when set.
 
 Concurrency: a row's ``version`` goes up on every rotation, and a *lease* (``lease_owner``, ``lease_until``)
 marks the one process allowed to call the token endpoint; it is taken with a conditional UPDATE, which
@@ -16,6 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,9 +25,11 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from connectors.qbo.faults import QboFault, local_fault
 from engine.store import Store
+from engine.store.db import DEFAULT_PATH
 from engine.store.tables import connections
 
-__all__ = ["SECRET_KEY_ENV", "SecretBox", "StoredTokens", "TokenGrant", "TokenStore", "stored_token_source"]
+__all__ = ["KEY_FILE", "SECRET_KEY_ENV", "SecretBox", "StoredTokens", "TokenGrant", "TokenStore", "key_file",
+           "stored_token_source"]
 
 SECRET_KEY_ENV = "PASSERELLE_SECRET_KEY"
 _GENERATE = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
@@ -37,8 +41,38 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+KEY_FILE = "secret.key"
+
+
+def key_file(env: Mapping[str, str]) -> Path | None:
+    """Where the generated key lives: beside the SQLite state store (None for a database URL)."""
+    state = env.get("PASSERELLE_STATE") or str(DEFAULT_PATH)
+    if state.startswith("sqlite:///"):
+        state = state[len("sqlite:///"):]
+    elif "://" in state:
+        return None
+    return Path(state).parent / KEY_FILE
+
+
+def _write_key_file(path: Path) -> str:
+    """A new Fernet key in ``path``, readable by its owner only (the folder too when created here)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = Fernet.generate_key().decode("ascii")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first: use theirs
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    os.chmod(path, 0o600)  # whatever the umask
+    return key
+
+
 class SecretBox:
     """Encrypts and decrypts token strings."""
+
+    source: str = SECRET_KEY_ENV  # where the key came from (the variable, or the key file's path)
+    created: bool = False         # the key file was written just now
 
     def __init__(self, keys: str) -> None:
         parts = [part.strip() for part in keys.split(",") if part.strip()]
@@ -49,12 +83,26 @@ class SecretBox:
                                                         f"with: {_GENERATE}")) from None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SecretBox:
-        keys = (os.environ if env is None else env).get(SECRET_KEY_ENV, "")
-        if not keys.strip():
+    def from_env(cls, env: Mapping[str, str] | None = None, *, create: bool = False) -> SecretBox:
+        """The key of ``PASSERELLE_SECRET_KEY`` when set; else the key file beside a SQLite state store
+        (``secret.key``, owner-only), which ``create`` (``passerelle connect``) writes on first use."""
+        values = os.environ if env is None else env
+        keys = values.get(SECRET_KEY_ENV, "")
+        if keys.strip():
+            return cls(keys)
+        path = key_file(values)
+        if path is not None and path.is_file():
+            box = cls(path.read_text(encoding="ascii", errors="replace").strip())
+            box.source = str(path)
+            return box
+        if path is None or not create:
+            where = f", or run `passerelle connect` once to keep a new key in {path}" if path is not None else \
+                " (a database state store keeps no key file)"
             raise QboFault(local_fault("configuration", f"{SECRET_KEY_ENV} is not set: the QBO tokens are stored "
-                                                        f"encrypted with it. Generate one with: {_GENERATE}"))
-        return cls(keys)
+                                                        f"encrypted with it. Generate one with: {_GENERATE}{where}"))
+        box = cls(_write_key_file(path))
+        box.source, box.created = str(path), True
+        return box
 
     def encrypt(self, text: str) -> bytes:
         return self._fernet.encrypt(text.encode("utf-8"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,12 +79,33 @@ def test_connect_refuses_a_callback_with_a_wrong_state(env: dict[str, str], monk
     assert TokenStore(open_store(), SecretBox.from_env()).load("freshbooks/demo") is None
 
 
-def test_connect_without_secret_key_fails_before_any_authorisation(env: dict[str, str],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_first_connect_without_secret_key_keeps_a_new_key_beside_the_state_store(
+        env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PASSERELLE_SECRET_KEY")
     result = CliRunner().invoke(cli, ["connect", PROFILE])
-    assert result.exit_code == 1 and "PASSERELLE_SECRET_KEY is not set" in result.output
-    assert "Fernet.generate_key" in result.output
+    assert result.exit_code == 0, result.output
+    key_file = tmp_path / "secret.key"  # PASSERELLE_STATE is tmp_path/state.db
+    assert key_file.is_file() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert str(key_file) in result.output and "PASSERELLE_SECRET_KEY" in result.output
+    key = key_file.read_text(encoding="utf-8").strip()
+    assert key not in result.output
+    row = TokenStore(open_store(), SecretBox.from_env()).load("freshbooks/demo")  # later runs read the file
+    assert row is not None and row.realm_id == FR
+    assert CliRunner().invoke(cli, ["connect", PROFILE]).exit_code == 0  # reconnecting keeps the same key
+    assert key_file.read_text(encoding="utf-8").strip() == key
+
+
+def test_the_secret_key_variable_wins_over_the_key_file(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "secret.key").write_text(Fernet.generate_key().decode() + "\n", encoding="utf-8")
+    assert CliRunner().invoke(cli, ["connect", PROFILE]).exit_code == 0
+    row = TokenStore(open_store(), SecretBox(env["PASSERELLE_SECRET_KEY"])).load("freshbooks/demo")
+    assert row is not None and row.realm_id == FR
+
+
+def test_a_postgresql_state_store_needs_the_secret_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(QboFault) as missing:
+        SecretBox.from_env({"PASSERELLE_STATE": "postgresql://user@db.example/passerelle"}, create=True)
+    assert "PASSERELLE_SECRET_KEY is not set" in str(missing.value) and "Fernet.generate_key" in str(missing.value)
 
 
 def test_callback_listener_ignores_other_paths() -> None:

@@ -132,7 +132,9 @@ def test_tokens_are_encrypted_at_rest(tokens: TokenStore, state: Store) -> None:
     assert "sbx-" not in repr(row)
 
 
-def test_secret_key_missing_or_wrong_is_a_clear_error(tokens: TokenStore, state: Store) -> None:
+def test_secret_key_missing_or_wrong_is_a_clear_error(tokens: TokenStore, state: Store, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no .passerelle/secret.key here
     with pytest.raises(QboFault) as missing:
         SecretBox.from_env({})
     assert SECRET_KEY_ENV in str(missing.value) and "Fernet.generate_key" in str(missing.value)
