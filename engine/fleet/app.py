@@ -34,36 +34,22 @@ from engine.fleet.progress import progress_stream
 from engine.fleet.routing import route_product, route_qbo
 from engine.fleet.service import Service
 from engine.fleet.status import fleet_status
-from engine.serve.events import BadNotification, parse_product, parse_qbo
+from engine.serve.body import MAX_BODY, read_body
+from engine.serve.events import BadNotification, bounded_key, parse_product, parse_qbo
 from engine.serve.signature import product_signature_ok, qbo_signature_ok
 
 __all__ = ["ADMIN_TOKEN_VARIABLE", "MAX_BODY", "create_app"]
 
 ADMIN_TOKEN_VARIABLE = "PASSERELLE_ADMIN_TOKEN"
-MAX_BODY = 1_000_000  # bytes: a notification is a few kilobytes; anything larger is refused unread
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _body(request: Request) -> bytes | None:
-    """The raw body, or None when it is larger than MAX_BODY (read no further than that)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def qbo_webhook(request: Request) -> Response:
     service: Service = request.app.state.service
-    body = await _body(request)
+    body = await read_body(request)
     if body is None:
         return _error(413, f"body larger than {MAX_BODY} bytes")
     header = request.headers.get("intuit-signature")
@@ -85,7 +71,7 @@ async def product_webhook(request: Request) -> Response:
     entry = service.deployment.get(key)
     if entry is None or not entry.products:
         return _error(404, f"profile {key} receives no product events here")
-    body = await _body(request)
+    body = await read_body(request)
     if body is None:
         return _error(413, f"body larger than {MAX_BODY} bytes")
     spec = next((p for p in entry.products.values()
@@ -96,7 +82,7 @@ async def product_webhook(request: Request) -> Response:
         event = parse_product(spec.connection, body, type_field=spec.type_field, record_field=spec.record_field)
     except BadNotification as exc:
         return _error(400, str(exc))
-    dedupe = f"id:{event.event_id}" if event.event_id else f"sha256:{hashlib.sha256(body).hexdigest()}"
+    dedupe = bounded_key(f"id:{event.event_id}") if event.event_id else f"sha256:{hashlib.sha256(body).hexdigest()}"
     routed = await run_in_threadpool(route_product, service.store, service.queue, entry, event, dedupe)
     return JSONResponse({"accepted": routed.accepted, "duplicates": routed.duplicates, "jobs": list(routed.jobs)})
 
@@ -139,7 +125,7 @@ async def add_job(request: Request) -> Response:
     service: Service = request.app.state.service
     if not _admin(request):
         return _error(401, f"a bearer token equal to {ADMIN_TOKEN_VARIABLE} is needed")
-    body = await _body(request)
+    body = await read_body(request)
     try:
         data = json.loads(body or b"")
         profile, kind = str(data["profile"]), str(data.get("kind", "manual"))

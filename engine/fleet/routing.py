@@ -10,14 +10,13 @@ their profile in the URL.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.fleet.deployment import Deployment, Entry
 from engine.fleet.jobs import JobQueue, JobSpec
 from engine.serve import intake
-from engine.serve.events import ProductEvent, QboEvent
+from engine.serve.events import ProductEvent, QboEvent, bounded_key
 from engine.serve.worker import product_row, qbo_row
 from engine.store import Store
 
@@ -37,8 +36,7 @@ class Routed:
 
 def profile_key(dedupe_key: str, profile: str) -> str:
     """The event's dedupe key for one profile; hashed when too long, never cut (a cut could collide)."""
-    key = f"{dedupe_key}@{profile}"
-    return key if len(key) <= MAX_KEY else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return bounded_key(f"{dedupe_key}@{profile}", MAX_KEY)
 
 
 def _defer(queue: JobQueue, entry: Entry, jobs: set[int]) -> None:

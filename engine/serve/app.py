@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.serve import intake
-from engine.serve.events import BadNotification, parse_product, parse_qbo
+from engine.serve.body import MAX_BODY, read_body
+from engine.serve.events import BadNotification, bounded_key, parse_product, parse_qbo
 from engine.serve.hub import Hub, sse_response
 from engine.serve.profiles import Served
 from engine.serve.signature import product_signature_ok, qbo_signature_ok
@@ -45,7 +46,9 @@ def _refused(reason: str) -> JSONResponse:
 
 async def qbo_webhook(request: Request) -> Response:
     server: Server = request.app.state.server
-    body = await request.body()
+    body = await read_body(request)
+    if body is None:
+        return JSONResponse({"error": f"body larger than {MAX_BODY} bytes"}, status_code=413)
     header = request.headers.get("intuit-signature")
     tokens = {s.verifier for s in server.served if s.verifier}
     if not any(qbo_signature_ok(body, header, token) for token in tokens):
@@ -77,7 +80,9 @@ async def product_webhook(request: Request) -> Response:
     served = next((s for s in server.served if s.key == key), None)
     if served is None or not served.products:
         return JSONResponse({"error": f"profile {key} receives no product events here"}, status_code=404)
-    body = await request.body()
+    body = await read_body(request)
+    if body is None:
+        return JSONResponse({"error": f"body larger than {MAX_BODY} bytes"}, status_code=413)
     spec = next((p for p in served.products.values()
                  if product_signature_ok(body, request.headers.get(p.signature_header), p.secret)), None)
     if spec is None:
@@ -86,7 +91,7 @@ async def product_webhook(request: Request) -> Response:
         event = parse_product(spec.connection, body, type_field=spec.type_field, record_field=spec.record_field)
     except BadNotification as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    dedupe = f"id:{event.event_id}" if event.event_id else f"sha256:{hashlib.sha256(body).hexdigest()}"
+    dedupe = bounded_key(f"id:{event.event_id}") if event.event_id else f"sha256:{hashlib.sha256(body).hexdigest()}"
     row_id = await run_in_threadpool(intake.persist, server.store, spec.connection, dedupe, key, product_row(event))
     if row_id is not None:
         server.worker.submit(row_id)

@@ -6,6 +6,7 @@ which notifications arrive does not matter.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 from connectors.qbo.entities import ENTITIES
 
-__all__ = ["BadNotification", "ProductEvent", "QboEvent", "event_from_row", "parse_product", "parse_qbo"]
+__all__ = ["BadNotification", "ProductEvent", "QboEvent", "bounded_key", "event_from_row", "parse_product", "parse_qbo"]
 
 _VERBS: Mapping[str, str] = {"created": "Create", "updated": "Update", "deleted": "Delete", "voided": "Void",
                              "merged": "Merge", "emailed": "Emailed"}
@@ -38,8 +39,8 @@ class QboEvent:
     def dedupe_key(self) -> str:
         """A redelivery carries the same id (CloudEvents) or the same entity, operation and time (legacy)."""
         if self.event_id:
-            return f"ce:{self.event_id}"[:255]
-        return f"{self.realm}:{self.entity}:{self.entity_id}:{self.operation}:{self.last_updated}"[:255]
+            return bounded_key(f"ce:{self.event_id}")
+        return bounded_key(f"{self.realm}:{self.entity}:{self.entity_id}:{self.operation}:{self.last_updated}")
 
     @property
     def trigger(self) -> str:
@@ -57,6 +58,11 @@ class ProductEvent:
     @property
     def trigger(self) -> str:
         return f"{self.connection}:{self.type}"
+
+
+def bounded_key(key: str, limit: int = 255) -> str:
+    """A key that fits the store's column: hashed when too long, never cut (two cut keys could collide)."""
+    return key if len(key) <= limit else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def event_from_row(body: Mapping[str, Any]) -> QboEvent | ProductEvent:
