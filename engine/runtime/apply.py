@@ -26,7 +26,7 @@ from engine.runtime.ledger import StoreLedger
 from engine.runtime.plan import Change, Plan, payload_digest
 from engine.runtime.ports import Attacher, Fetcher, LedgerEntry, Target, TargetWrite, WriteOutcome, Writer
 from engine.store import Store
-from engine.store.tables import outbox
+from engine.store.tables import outbox, runs
 
 __all__ = ["ApplyReport", "Progress", "apply_plan", "check_fresh"]
 
@@ -73,6 +73,9 @@ def _substitute(value: Any, state: _State) -> Any:
 def check_fresh(plan: Plan, target: Target, store: Store) -> None:
     """Refuse a saved plan whose target moved since it was computed (reference data or SyncTokens)."""
     problems = []
+    applied = _applied_by(store, plan)
+    if applied is not None:
+        problems.append(f"it was applied already (run {applied}); a saved plan is applied once")
     is_current = getattr(target, "is_current", None)  # a target may check its fingerprint more cheaply
     if not (is_current(plan.fingerprint) if is_current is not None else target.fingerprint() == plan.fingerprint):
         problems.append("the QBO company's reference data (accounts, items, customers, tax codes ...) changed")
@@ -88,6 +91,24 @@ def check_fresh(plan: Plan, target: Target, store: Store) -> None:
         raise PasserelleError([RuleError("E802", "the saved plan is stale: " + "; ".join(problems[:5])
                                          + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
                                          hint="run `passerelle plan` again and review the new plan")])
+
+
+def _applied_by(store: Store, plan: Plan) -> int | None:
+    """The finished run that carried out this plan's writes already, if one did. A run that was interrupted
+    (or is still marked running after a crash) does not count: applying the plan again resumes it."""
+    wanted = [c.request_id for c in plan.changes if c.action in WRITES and c.request_id]
+    if not wanted:
+        return None
+    query = (sa.select(runs.c.id).select_from(outbox.join(runs, outbox.c.run_id == runs.c.id))
+             .where(outbox.c.profile == plan.key, outbox.c.status == "done",
+                    runs.c.status.in_(("done", "done_with_errors")))
+             .order_by(runs.c.id.desc()).limit(1))
+    with store.engine.connect() as conn:
+        for start in range(0, len(wanted), 500):
+            found = conn.execute(query.where(outbox.c.request_id.in_(wanted[start:start + 500]))).scalar()
+            if found is not None:
+                return int(found)
+    return None
 
 
 def _done_requests(store: Store, profile: str) -> set[str]:

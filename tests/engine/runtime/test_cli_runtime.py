@@ -212,3 +212,17 @@ def test_an_unknown_profile_gets_a_did_you_mean_and_the_list(served: Sandbox) ->
     assert code == 1 and "did you mean 'freshbooks/demo'?" in text, text
     code, text = run("plan", "nothing-like-it")
     assert code == 1 and "profiles:" in text and "pleo/demo" in text, text
+
+
+def test_a_saved_plan_is_applied_once(served: Sandbox, tmp_path: Path) -> None:
+    assert run("apply", DEMO, "--yes")[0] == 0
+    renamed = str(_profile_copy(tmp_path, prefix="FR"))  # updates only: no reference data changes
+    saved = tmp_path / "plan.json"
+    code, text = run("plan", renamed, "--out", str(saved), "--detailed-exitcode")
+    assert code == 2 and "~ " in text, text
+    code, text = run("apply", str(saved), "--yes", "--profile", renamed)
+    assert code == 0, text
+    code, text = run("apply", str(saved), "--yes", "--profile", renamed)
+    assert code == 1 and "the saved plan is stale" in text and "applied already (run 2)" in text, text
+    assert "Applied (run" not in text
+    assert sorted(i["DocNumber"] for i in invoices(served)) == ["FR1201", "FR1202"]
