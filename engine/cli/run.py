@@ -167,8 +167,8 @@ def sync(profile: str, every: str | None, record: str | None, times: int) -> Non
             stop_on_blocking_checks(session)
             result = _plan(session, record)
             click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
-            # Records that cannot be mapped are applied too: they join (or stay in) the error history.
-            needed = result.has_changes or any(c.action == "error" for c in result.changes)
+            # Records that cannot be mapped, and conflicts, are applied too: they join the error history.
+            needed = result.has_changes or any(c.action in ("error", "conflict") for c in result.changes)
             report = _apply(session, result) if needed else None
         runs += 1
         if interval is None or (times and runs >= times):

@@ -294,7 +294,8 @@ class _Applier:
         return payload_digest(to_plain(write.payload), change.entity, tuple(attachments))
 
     def record_plan_errors(self) -> None:
-        """Records the plan could not map (a missing account, a table gap ...) join the error history too."""
+        """Records the plan could not map (a missing account, a table gap ...) and conflicts join the error
+        history too."""
         with self.store.engine.begin() as conn:
             for change in self.plan.changes:
                 if change.action == "error":
@@ -304,6 +305,13 @@ class _Applier:
                                  hint=f"fix the data or the rule at {where}" if where else None)
                     self.state.failures.append((change.flow, change.key, change.reason or "cannot be mapped"))
                     self.state.counts["not_mapped"] += 1
+                elif change.action == "conflict":  # not written: it waits for a person's decision
+                    record_error(conn, self.profile, change.flow, change.key, run_id=self.run_id,
+                                 fault_class="conflict", code=None,
+                                 message=f"conflict on {change.entity} {change.target_id}: {change.reason}",
+                                 hint="keep QBO's version (`passerelle errors resolve ID`), or undo the edit "
+                                      "in QBO and sync again")
+                    self.state.counts["conflict"] += 1
 
     def changes(self) -> None:
         """Creates of one flow go in batches, up to CONCURRENT_BATCHES in flight; anything else one by one.

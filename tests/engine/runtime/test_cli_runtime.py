@@ -226,3 +226,15 @@ def test_a_saved_plan_is_applied_once(served: Sandbox, tmp_path: Path) -> None:
     assert code == 1 and "the saved plan is stale" in text and "applied already (run 2)" in text, text
     assert "Applied (run" not in text
     assert sorted(i["DocNumber"] for i in invoices(served)) == ["FR1201", "FR1202"]
+
+
+def test_a_conflict_joins_the_error_history_and_the_apply_summary(served: Sandbox, tmp_path: Path) -> None:
+    assert run("apply", DEMO, "--yes")[0] == 0
+    first = next(i for i in invoices(served) if i["DocNumber"] == "FB1201")
+    served.write(REALM, "Invoice", {"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": True,
+                                    "DocNumber": "BY-HAND"})
+    code, text = run("sync", str(_profile_copy(tmp_path, prefix="FR")))
+    applied = next(line for line in text.splitlines() if line.startswith("Applied (run"))
+    assert code == 1 and "1 conflict" in applied and "1 update" in applied, text
+    code, listing = run("errors", "list")
+    assert "[open]" in listing and "invoices 1201" in listing and "changed by hand" in listing, listing
