@@ -114,3 +114,28 @@ def resume(profile: str) -> None:
     name = _profile_name(profile)
     suspension.resume(open_store(), name)
     click.echo(f"{name}: automatic syncs resumed")
+
+
+@click.command("resolve")
+@click.argument("error_id", type=int)
+@click.option("--keep-ours", "choice", flag_value="ours", help="Write the product's values over QBO's edit.")
+@click.option("--take-theirs", "choice", flag_value="theirs", help="Keep QBO's values until the product changes.")
+@click.option("--profile", "profile_spec", help="The profile file or PACK/CUSTOMER (default: found from the error).")
+@handle_errors
+def resolve_conflict(error_id: int, choice: str | None, profile_spec: str | None) -> None:
+    """Decide a conflict (a record edited in QBO while the product changed it): keep ours or take QBO's."""
+    from engine.runtime.decide import decide_conflict
+
+    if choice is None:
+        raise click.UsageError("say --keep-ours or --take-theirs")
+    store = open_store()
+    row = next((r for r in list_errors(store) if r.id == error_id), None)
+    if row is None:
+        raise PasserelleError([RuleError("E806", f"no conflict #{error_id}", None, hint="see `passerelle errors list`")])
+    with open_session(profile_spec or _find_spec(row.profile), store=store) as session:
+        decision = decide_conflict(session, error_id, choice, session.target.client.get)
+        click.echo(decision.message)
+        if decision.write_needed:
+            report = _apply(session, session.plan(record=row.source_key, manual=True))
+            if report.failures:
+                sys.exit(1)

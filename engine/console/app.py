@@ -57,6 +57,7 @@ from engine.fleet.status import fleet_status
 from engine.runtime import suspension
 from engine.runtime.checks import CheckResult, Fix, apply_fix, prepare_fix, run_checks
 from engine.runtime.choices import Choice, check_choice, read_choices
+from engine.runtime.decide import decide_conflict
 from engine.runtime.history import list_errors, set_error_status
 from engine.runtime.plan import Change, Plan
 from engine.runtime.plan import summary as plan_summary
@@ -614,6 +615,33 @@ async def resolve_error(request: Request) -> Response:
     return RedirectResponse(_profile_url(key) + "#errors", 303)
 
 
+def _decide(console: Console, key: str, error_id: int, choice: str) -> str:
+    """What `passerelle resolve ID --keep-ours|--take-theirs` does; keeping ours queues the record's sync."""
+    entry = console.entry(key)
+    assert entry is not None
+    if not any(e.id == error_id and e.fault_class == "conflict" for e in list_errors(console.service.store, key)):
+        return f"no conflict #{error_id} for {key}: only conflicts are decided here"
+    with console.service.runner.session(entry) as session:
+        decision = decide_conflict(session, error_id, choice, session.target.client.get)
+    if decision.write_needed:
+        row = next(e for e in list_errors(console.service.store, key) if e.id == error_id)
+        console.service.queue.defer(JobSpec(key, "manual", entry.realm, row.source_key))
+    return decision.message
+
+
+async def decide(request: Request) -> Response:
+    console, key = _console(request), _key(request)
+    choice = str(_form(request).get("choice") or "")
+    try:
+        message = await run_in_threadpool(_decide, console, key, int(request.path_params["error"]), choice)
+        _flash(request, message)
+    except PasserelleError as exc:
+        _flash(request, "; ".join(e.message for e in exc.errors), "error")
+    except Exception as exc:  # QBO unreachable or not connected: say so on the page
+        _flash(request, f"the decision could not be recorded: {exc}", "error")
+    return RedirectResponse(_profile_url(key) + "#errors", 303)
+
+
 async def share(request: Request) -> Response:
     console, key = _console(request), _key(request)
     link = str(request.base_url).rstrip("/") + f"{PREFIX}/share/{console.auth.share_token(key)}"
@@ -657,6 +685,7 @@ def create_console(service: Service, env: Mapping[str, str] | None = None) -> St
         Route(f"{p}/suspend", page(suspend, profile=True), methods=["POST"]),
         Route(f"{p}/resume", page(resume, profile=True), methods=["POST"]),
         Route(f"{p}/errors/{{error:int}}/resolve", page(resolve_error, profile=True), methods=["POST"]),
+        Route(f"{p}/errors/{{error:int}}/decide", page(decide, profile=True), methods=["POST"]),
         Route(f"{p}/share", page(share, profile=True), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

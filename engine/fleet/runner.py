@@ -98,7 +98,7 @@ def _sync(runner: Runner, entry: Entry, spec: JobSpec) -> JobResult:
     """Scheduled, manual and first syncs: plan and apply (a manual one ignores suspension)."""
     with _checked(runner, entry) as session:
         plan = session.plan(record=spec.record, manual=spec.kind in ("manual", "first"))
-        if not plan.has_changes and not any(c.action == "error" for c in plan.changes):
+        if not plan.has_changes and not any(c.action in ("error", "conflict") for c in plan.changes):
             return JobResult(note="nothing to do")
         report = apply_plan(plan, session.target, session.store, progress=runner.progress(entry.key),
                             writers=session.writers, attacher=session.target, fetcher=session.fetcher)

@@ -395,6 +395,7 @@ class _Planner:
                 edited = [f for f in owned if f in entry.fields and not same(live.get(f), entry.fields[f])]
                 if edited:
                     return Change("conflict", **base, label=label, target_id=entry.target_id, sync_token=token,
+                                  payload_hash=digest,  # what "take QBO's" records as already written
                                   reason=f"changed by hand since our last write ({', '.join(edited)})")
             diffs = tuple(FieldChange(*d) for d in diff_fields(live, payload, owned))
             if not diffs:

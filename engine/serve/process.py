@@ -111,7 +111,7 @@ def sync_one(session: Session, flows: set[str], key: str, sources: Mapping[str, 
     options = PlanOptions(today=today, suspended_until=suspended_until(session.store, session.key, today), record=key)
     plan = make_plan(narrowed, session.target, {**session.sources, **(sources or {})},
                      StoreLedger(session.store, session.key), options)
-    if not plan.has_changes and not any(c.action == "error" for c in plan.changes):
+    if not plan.has_changes and not any(c.action in ("error", "conflict") for c in plan.changes):
         return None
     return apply_plan(plan, session.target, session.store, progress=progress, writers=session.writers,
                       attacher=session.target, fetcher=session.fetcher)

@@ -19,6 +19,7 @@ from engine.errors import Loc
 from engine.model import Setting
 from engine.pipeline import run_pipeline
 from engine.runtime.choices import Choice, check_choice, choices_of
+from engine.runtime.history import list_errors
 from tests.console.conftest import ADMIN_TOKEN, ConsoleLab
 
 
@@ -174,3 +175,23 @@ def test_an_unknown_profile_is_a_page_not_a_traceback(console_lab: ConsoleLab, p
     with signed_in(console_lab) as client:
         answer = client.get(path)
         assert answer.status_code == 404 and "No such profile" in answer.text
+
+
+def test_a_conflict_offers_keep_ours_and_take_qbos_and_a_bad_decision_says_why(console_lab: ConsoleLab) -> None:
+    from engine.runtime.history import record_error
+
+    with console_lab.store.engine.begin() as conn:
+        record_error(conn, "ogustine/lyon", "invoices", "F0001", run_id=None, fault_class="conflict", code=None,
+                     message="conflict on Invoice 130: changed by hand since our last write (DueDate)", hint=None)
+        record_error(conn, "ogustine/lyon", "invoices", "F0002", run_id=None, fault_class="data", code=None,
+                     message="unknown VAT rate", hint=None)
+    with signed_in(console_lab) as client:
+        page = client.get("/p/ogustine/lyon")
+        assert page.text.count(">Keep ours<") == 1 and page.text.count(">Take QBO&#39;s<") + page.text.count(">Take QBO's<") == 1
+        conflict = next(e for e in list_errors(console_lab.store, "ogustine/lyon") if e.fault_class == "conflict")
+        other = next(e for e in list_errors(console_lab.store, "ogustine/lyon") if e.fault_class == "data")
+        refused = client.post(f"/p/ogustine/lyon/errors/{other.id}/decide",
+                              data={"csrf": csrf_of(page.text), "choice": "ours"}, follow_redirects=True)
+        assert f"no conflict #{other.id}" in refused.text
+        forged = client.post(f"/p/ogustine/lyon/errors/{conflict.id}/decide", data={"csrf": "x", "choice": "ours"})
+        assert forged.status_code == 403
