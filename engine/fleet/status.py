@@ -40,6 +40,9 @@ def fleet_status(store: Store, deployment: Deployment, queue: JobQueue, profile:
         last = _last_runs(conn, keys)
         open_errors: dict[str, int] = dict(conn.execute(sa.select(errors.c.profile, sa.func.count()).where(
             errors.c.profile.in_(keys), errors.c.status == "open").group_by(errors.c.profile)).all())
+        conflicts: dict[str, int] = dict(conn.execute(sa.select(errors.c.profile, sa.func.count()).where(
+            errors.c.profile.in_(keys), errors.c.status == "open", errors.c.fault_class == "conflict")
+            .group_by(errors.c.profile)).all())
         paused = {row.profile: str(row.until) for row in conn.execute(
             sa.select(suspensions).where(suspensions.c.profile.in_(keys))) if str(row.until) > today}
     upcoming = next_runs(store)
@@ -51,6 +54,7 @@ def fleet_status(store: Store, deployment: Deployment, queue: JobQueue, profile:
             "path": str(entry.path), "realm": entry.realm, "enabled": entry.enabled, "error": entry.error,
             "every_s": entry.every, "next_run": _when(upcoming.get(key)) if entry.every and entry.enabled else None,
             "suspended_until": paused.get(key), "open_errors": int(open_errors.get(key, 0)),
+            "conflicts": int(conflicts.get(key, 0)),  # open errors that wait for a decision (keep ours / take QBO's)
             "jobs": jobs.get(key, {}),
             "last_run": None if run is None else {
                 "id": run.id, "kind": run.kind, "status": run.status, "started_at": _when(run.started_at),
