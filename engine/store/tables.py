@@ -46,7 +46,7 @@ ledger = Table(
     "ledger", metadata,
     Column("profile", String(128), primary_key=True),
     Column("flow", String(64), primary_key=True),
-    Column("source_key", String(255), primary_key=True),
+    Column("source_key", Text, primary_key=True),  # a product's own key: any length (0004)
     Column("target_entity", String(64), nullable=False),
     Column("target_id", String(64)),
     Column("sync_token", String(32)),
@@ -85,7 +85,7 @@ errors = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("profile", String(128), nullable=False, index=True),
     Column("flow", String(64), nullable=False),
-    Column("source_key", String(255), nullable=False),
+    Column("source_key", Text, nullable=False),
     Column("run_id", BigInteger),
     Column("fault_class", String(16), nullable=False),  # config, data, transient, conflict
     Column("code", String(16)),
@@ -109,7 +109,7 @@ outbox = Table(
     Column("profile", String(128), nullable=False),
     Column("run_id", BigInteger),
     Column("flow", String(64), nullable=False),
-    Column("source_key", String(255), nullable=False),
+    Column("source_key", Text, nullable=False),
     Column("action", String(16), nullable=False),  # create, update, void, delete, attach, link
     Column("entity", String(64), nullable=False),
     Column("request_id", String(50), nullable=False),
@@ -141,8 +141,8 @@ jobs = Table(  # the embedded job queue; with PostgreSQL the queue is procrastin
     Column("profile", String(128), nullable=False),
     Column("realm", String(64)),                 # jobs of one QBO company run one at a time
     Column("kind", String(16), nullable=False),  # scheduled, event, manual, resync, first
-    Column("record", String(255)),               # a one-record job's source key, or an error id
-    Column("coalesce_key", String(255)),         # a queued job with the same key absorbs a new request
+    Column("record", Text),                      # a one-record job's source key, or an error id (0004: any length)
+    Column("coalesce_key", Text),                # a queued job with the same key absorbs a new request
     Column("state", String(16), nullable=False),  # queued, running, done, failed, retried
     Column("attempts", Integer, nullable=False, default=0),
     Column("coalesced", Integer, nullable=False, default=0),
