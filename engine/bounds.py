@@ -11,12 +11,25 @@ common, small cases stay cheap.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 __all__ = [
     "MAX_DECIMAL_EXPONENT", "MAX_DEPTH", "MAX_DIGITS", "MAX_EXPRESSION", "MAX_FORMAT_WIDTH", "MAX_POWER",
-    "MAX_STRING", "MAX_WORK", "EvalFailure", "charge", "check_size", "end_record", "size_of", "start_record",
+    "MAX_STRING", "MAX_WORK", "EvalFailure", "charge", "check_size", "depth", "end_record", "size_of", "start_record",
 ]
+
+Node = TypeVar("Node")
+
+
+def depth(tree: Node, children: Callable[[Node], Iterable[Node]]) -> int:
+    """How deeply ``tree`` nests, measured without recursion (so a deep tree cannot overflow the stack)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children(node))
+    return deepest
 
 MAX_STRING = 100_000  # longest string or list (counting nested items) an expression or template may build
 MAX_POWER = 100  # largest exponent of `**`

@@ -33,6 +33,7 @@ from engine.bounds import (
     MAX_STRING,
     EvalFailure,
     charge,
+    depth,
     end_record,
     size_of,
     start_record,
@@ -425,13 +426,7 @@ _BINOP_HELPERS: Mapping[type, str] = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Div
 
 
 def _depth(tree: ast.AST) -> int:
-    """How deeply ``tree`` nests, measured without recursion (so a deep tree cannot overflow the stack)."""
-    deepest, stack = 0, [(tree, 1)]
-    while stack:
-        node, level = stack.pop()
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
-    return deepest
+    return depth(tree, ast.iter_child_nodes)
 
 
 def _parse(src: Src) -> ast.expr | RuleError:

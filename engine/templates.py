@@ -28,6 +28,7 @@ from engine.bounds import (
     MAX_STRING,
     EvalFailure,
     charge,
+    depth,
     end_record,
     size_of,
     start_record,
@@ -212,13 +213,7 @@ _LOADING: Mapping[type, str] = {nodes.Include: "include", nodes.Extends: "extend
 
 
 def _depth(tree: nodes.Node) -> int:
-    """How deeply ``tree`` nests, measured without recursion (so a deep tree cannot overflow the stack)."""
-    deepest, stack = 0, [(tree, 1)]
-    while stack:
-        node, level = stack.pop()
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in node.iter_child_nodes())
-    return deepest
+    return depth(tree, nodes.Node.iter_child_nodes)
 
 
 def _parse(src: Src) -> nodes.Template | RuleError:
