@@ -112,10 +112,21 @@ class EmbeddedQueue:
         self._threads = []
 
     def idle(self) -> bool:
-        """Nothing running and nothing due (tests and graceful shutdown)."""
-        with self._lock, self.store.engine.connect() as conn:
-            due = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(jobs.c.state.in_(WAITING))).scalar_one()
-            return self._running == 0 and due == 0
+        """Nothing running and nothing waiting (tests and graceful shutdown)."""
+        with self._lock:
+            return self._idle_locked()
+
+    def _idle_locked(self) -> bool:
+        with self.store.engine.connect() as conn:
+            waiting = conn.execute(sa.select(sa.func.count()).select_from(jobs)
+                                   .where(jobs.c.state.in_(WAITING))).scalar_one()
+        return self._running == 0 and waiting == 0
+
+    def wait_idle(self) -> None:
+        """Block until nothing runs and nothing waits: woken each time a job ends (no clock involved)."""
+        with self._lock:
+            while not self._idle_locked():
+                self._wake.wait(timeout=0.5)  # a retried job's wait ends without a notification
 
     def _claim(self) -> tuple[int, JobSpec] | None:
         now = _now()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from connectors.sandbox import Sandbox, sign
 from connectors.sandbox.testing import TEST_TOKEN
 from engine.fleet.app import ADMIN_TOKEN_VARIABLE, MAX_BODY, create_app
+from engine.fleet.embedded import EmbeddedQueue
 from engine.fleet.service import Service, ServiceOptions
 from engine.serve import intake
 from engine.store import Store
@@ -23,19 +23,25 @@ VERIFIER = "verifier"
 
 
 @pytest.fixture
-def client(tmp_path: Path, profiles: dict[str, str], store: Store, bridge: KeptOpen,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
+def service(tmp_path: Path, profiles: dict[str, str], store: Store, bridge: KeptOpen,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
     monkeypatch.setenv(ADMIN_TOKEN_VARIABLE, "admin-secret")
     options = ServiceOptions(workers=2, tick_every=3600, rescan_every=3600, retry_delay=0,
                              session_options={"transport": bridge, "token": TEST_TOKEN})
-    service = Service(store, [tmp_path / "deployment" / "profiles"], options, env={"PASSERELLE_QBO_WEBHOOK_TOKEN": VERIFIER})
-    service.start()  # what the app's lifespan does under `passerelle run`
+    started = Service(store, [tmp_path / "deployment" / "profiles"], options,
+                      env={"PASSERELLE_QBO_WEBHOOK_TOKEN": VERIFIER})
+    started.start()  # what the app's lifespan does under `passerelle run`
     try:
-        with serve_app(create_app(service)) as url, httpx.Client(
-                base_url=url, timeout=30, headers={"Authorization": "Bearer admin-secret"}) as test_client:
-            yield test_client
+        yield started
     finally:
-        service.stop()
+        started.stop()
+
+
+@pytest.fixture
+def client(service: Service) -> Iterator[httpx.Client]:
+    with serve_app(create_app(service)) as url, httpx.Client(
+            base_url=url, timeout=30, headers={"Authorization": "Bearer admin-secret"}) as test_client:
+        yield test_client
 
 
 def _notification(realm: str, n: int = 1) -> bytes:
@@ -61,21 +67,18 @@ def test_notifications_are_checked_then_reach_every_profile_of_the_company(clien
     assert intake.count(store) == 2
 
 
-def test_a_manual_sync_needs_the_admin_token_and_runs_as_a_job(client: httpx.Client, sandbox: Sandbox,
-                                                               profiles: dict[str, str]) -> None:
+def test_a_manual_sync_needs_the_admin_token_and_runs_as_a_job(client: httpx.Client, service: Service,
+                                                               sandbox: Sandbox, profiles: dict[str, str]) -> None:
     request = {"profile": "freshbooks/fleet-001", "kind": "manual"}
     assert client.post("/jobs", json=request, headers={"Authorization": ""}).status_code == 401
     assert client.post("/jobs", json=request, headers={"Authorization": "Bearer wrong"}).status_code == 401
     accepted = client.post("/jobs", json=request, headers={"Authorization": "Bearer admin-secret"})
     assert accepted.status_code == 202
     job_id = accepted.json()["job"]
-    deadline = time.monotonic() + 60
-    while True:
-        (job,) = [j for j in client.get("/jobs", params={"profile": "freshbooks/fleet-001"}).json()["jobs"]
-                  if j["id"] == job_id]
-        if job["state"] in ("done", "failed") or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    assert isinstance(service.queue, EmbeddedQueue)  # SQLite store: the embedded queue
+    service.queue.wait_idle()
+    (job,) = [j for j in client.get("/jobs", params={"profile": "freshbooks/fleet-001"}).json()["jobs"]
+              if j["id"] == job_id]
     assert job["state"] == "done", job
     realm = profiles["freshbooks/fleet-001"]
     assert len(sandbox.query(realm, "SELECT * FROM Invoice").get("Invoice", [])) == 2
@@ -107,22 +110,23 @@ def test_bad_requests_are_answered_with_the_reason(client: httpx.Client) -> None
 def test_a_profile_added_while_the_service_runs_gets_its_syncs_without_a_restart(
         tmp_path: Path, profiles: dict[str, str], store: Store, bridge: KeptOpen, sandbox: Sandbox) -> None:
     folder = tmp_path / "deployment" / "profiles"
-    options = ServiceOptions(workers=2, tick_every=0.2, rescan_every=0.2, retry_delay=0,
+    options = ServiceOptions(workers=2, tick_every=3600, rescan_every=3600, retry_delay=0,
                              session_options={"transport": bridge, "token": TEST_TOKEN})
     service = Service(store, [folder], options, env={})
-    service.start()
+    service.start()  # scans once; the loop's next scan and tick are an hour away, so this test drives them
     try:
         new = folder / "fleet-007.yaml"
         new.write_text((folder / "fleet-001.yaml").read_text(encoding="utf-8").replace("name: fleet-001", "name: fleet-007")
                        .replace('"P001-"', '"P007-"'), encoding="utf-8")
-        deadline = time.monotonic() + 60
-        while not any(j.state == "done" for j in service.queue.jobs(profile="freshbooks/fleet-007")):
-            assert time.monotonic() < deadline, "the new profile was never synced"
-            time.sleep(0.1)
+        service.deployment.scan()  # what the loop's rescan does (its first pass may have seen the file already)
+        assert "freshbooks/fleet-007" in service.deployment.entries()
+        service.tick()
+        assert isinstance(service.queue, EmbeddedQueue)
+        service.queue.wait_idle()
+        assert [j.state for j in service.queue.jobs(profile="freshbooks/fleet-007")] == ["done"]
         (folder / "fleet-007.yaml").unlink()
-        while "freshbooks/fleet-007" in service.deployment.entries():
-            assert time.monotonic() < deadline, "the removed profile is still served"
-            time.sleep(0.1)
+        service.deployment.scan()
+        assert "freshbooks/fleet-007" not in service.deployment.entries()
     finally:
         service.stop()
     numbers = {r["DocNumber"] for r in sandbox.query(profiles["freshbooks/fleet-001"], "SELECT * FROM Invoice")

@@ -16,13 +16,6 @@ from engine.store import Store
 from engine.store.tables import jobs
 
 
-def _wait_idle(queue: EmbeddedQueue, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not queue.idle():
-        assert time.monotonic() < deadline, "the queue did not drain"
-        time.sleep(0.02)
-
-
 def test_a_request_for_work_already_queued_joins_the_queued_job(store: Store) -> None:
     queue = EmbeddedQueue(store)
     first = queue.defer(JobSpec("p/a", "event", "r1"))
@@ -57,7 +50,7 @@ def test_jobs_of_one_company_never_overlap_while_companies_run_side_by_side(stor
         queue.defer(JobSpec(f"p/{n}", "scheduled", "r1" if n % 2 else "r2"))
     queue.start()
     try:
-        _wait_idle(queue)
+        queue.wait_idle()
     finally:
         queue.stop()
     assert peak["realm:r1"] == 1 and peak["realm:r2"] == 1
@@ -83,7 +76,7 @@ def test_a_failure_is_retried_and_a_user_mistake_is_not(store: Store) -> None:
         queue.defer(JobSpec(f"p/{name}", "scheduled", name))
     queue.start()
     try:
-        _wait_idle(queue)
+        queue.wait_idle()
     finally:
         queue.stop()
     by_profile = {job.spec.profile: job for job in queue.jobs()}
@@ -101,7 +94,7 @@ def test_jobs_left_running_by_a_dead_process_run_again_at_start(store: Store) ->
     queue = EmbeddedQueue(store, lambda spec: done.append(spec.profile) or JobResult(), workers=1)
     queue.start()
     try:
-        _wait_idle(queue)
+        queue.wait_idle()
     finally:
         queue.stop()
     assert done == ["p/a"]
