@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -146,4 +145,3 @@ def enqueue(profile: str, kind: str, record: str | None) -> None:
     finally:
         queue.close()
     click.echo(f"job #{job_id}: {kind} of {entry.key} queued")
-    sys.exit(0)

@@ -63,6 +63,12 @@ _JOBS = sa.text("""
              AND e.type IN ('succeeded', 'failed', 'cancelled', 'aborted')) AS finished_at
       FROM procrastinate_jobs j
      WHERE j.task_name = :task AND (CAST(:profile AS text) IS NULL OR j.args->>'profile' = :profile)
+       AND (CAST(:any_state AS boolean) OR
+            CASE WHEN j.status = 'todo' AND j.attempts > 0 THEN 'retried'
+                 WHEN j.status = 'todo' THEN 'queued'
+                 WHEN j.status IN ('doing', 'aborting') THEN 'running'
+                 WHEN j.status = 'succeeded' THEN 'done'
+                 ELSE 'failed' END = ANY(:states))
      ORDER BY j.id DESC LIMIT :limit""")
 
 
@@ -133,17 +139,16 @@ class ProcrastinateQueue:
     def jobs(self, *, profile: str | None = None, states: Sequence[str] = (), limit: int = 200) -> list[JobInfo]:
         self.ensure_schema()
         with self.store.engine.connect() as conn:
-            rows = conn.execute(_JOBS, {"task": TASK, "profile": profile, "limit": limit * 4 if states else limit}).all()
+            rows = conn.execute(_JOBS, {"task": TASK, "profile": profile, "limit": limit, "any_state": not states,
+                                        "states": list(states)}).all()
         out = []
         for row in rows:
             state = _STATES.get(row.status, row.status)
             if state == "queued" and row.attempts:
                 state = "retried"
-            if states and state not in states:
-                continue
             out.append(JobInfo(id=row.id, spec=JobSpec.from_json(row.args), state=state, attempts=row.attempts,
                                queued_at=row.queued_at, started_at=row.started_at, finished_at=row.finished_at))
-        return out[:limit]
+        return out
 
     def counts(self, profiles: Sequence[str]) -> dict[str, dict[str, int]]:
         self.ensure_schema()

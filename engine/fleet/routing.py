@@ -45,7 +45,7 @@ def _defer(queue: JobQueue, entry: Entry, jobs: set[int]) -> None:
 
 def route_qbo(store: Store, deployment: Deployment, queue: JobQueue, events: Sequence[QboEvent]) -> Routed:
     accepted = duplicates = unrouted = 0
-    jobs: set[int] = set()
+    touched: dict[str, Entry] = {}  # profiles with a new event: one deferral each, however many events
     for event in events:
         targets = deployment.by_realm(event.realm)
         if not targets:
@@ -55,9 +55,12 @@ def route_qbo(store: Store, deployment: Deployment, queue: JobQueue, events: Seq
         for entry in targets:
             if intake.persist(store, "qbo", profile_key(event.dedupe_key, entry.key), entry.key, qbo_row(event)):
                 new += 1
-                _defer(queue, entry, jobs)
+                touched[entry.key] = entry
         accepted += int(new > 0)
         duplicates += int(new == 0)
+    jobs: set[int] = set()
+    for entry in touched.values():
+        _defer(queue, entry, jobs)
     return Routed(accepted, duplicates, unrouted, tuple(sorted(jobs)))
 
 

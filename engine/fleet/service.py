@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,9 +82,9 @@ class Service:
 
     def _loop(self) -> None:
         next_scan = next_tick = next_prune = 0.0
-        clock = 0.0
         step = min(self.options.tick_every, self.options.rescan_every, 1.0)
         while not self._stop.is_set():
+            clock = time.monotonic()
             try:
                 if clock >= next_scan:
                     report = self.deployment.scan()
@@ -99,4 +100,3 @@ class Service:
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("service loop")
             self._stop.wait(step)
-            clock += step
