@@ -64,7 +64,7 @@ def test_two_schedulers_ticking_together_defer_each_run_once(store: Store, deplo
     assert sorted(won[0] + won[1]) == sorted(deployment.entries())
 
 
-def test_a_first_sync_meant_to_be_launched_by_hand_waits_for_it(tmp_path: Path, store: Store,
+def test_G5_a_first_sync_meant_to_be_launched_by_hand_waits_for_it(tmp_path: Path, store: Store,
                                                                 deployment: Deployment) -> None:
     path = tmp_path / "deployment" / "profiles" / "fleet-000.yaml"
     path.write_text(path.read_text(encoding="utf-8") + "schedule: {first_sync: manual}\n", encoding="utf-8")
