@@ -75,7 +75,8 @@ STATES = {
     "suspended": "suspended", "unconnected": "not connected", "broken": "does not compile", "ok": "running fine",
 }
 ACTION_WORDS = {"create": "create", "adopt": "adopt (already in QBO)", "update": "update", "void": "void",
-                "delete": "delete", "conflict": "conflict", "skip": "skip", "error": "record error"}
+                "delete": "delete", "conflict": "conflict", "skip": "skip", "error": "record error",
+                "attach": "send attachments again", "resolve": "close errors (fixed)"}
 CHOICE_ERROR = "E820"
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))

@@ -305,6 +305,8 @@ class _Applier:
                                  hint=f"fix the data or the rule at {where}" if where else None)
                     self.state.failures.append((change.flow, change.key, change.reason or "cannot be mapped"))
                     self.state.counts["not_mapped"] += 1
+                elif change.action == "resolve":  # retried and fine now: the cause was fixed elsewhere
+                    self.state.counts["resolved"] += resolve_errors(conn, self.profile, change.flow, change.key)
                 elif change.action == "conflict":  # not written: it waits for a person's decision
                     record_error(conn, self.profile, change.flow, change.key, run_id=self.run_id,
                                  fault_class="conflict", code=None,
@@ -320,6 +322,13 @@ class _Applier:
         first settles everything in flight, so later changes see the ids they depend on."""
         pending: list[tuple[Change, TargetWrite]] = []
         for change in self.plan.changes:
+            if change.action == "attach":  # the document is written; only its files failed last time
+                self._submit(pending)
+                self._drain(0)
+                if self._attach(change, change.target_id or ""):
+                    with self.store.engine.begin() as conn:
+                        resolve_errors(conn, self.profile, change.flow, change.key)
+                continue
             if change.action not in WRITES:
                 continue
             if (pending or self.inflight) and (change.flow != self.batch_flow or change.action != "create"
@@ -394,8 +403,10 @@ class _Applier:
         if outcome.ok and change.attachments:
             self._attach(change, str((outcome.record or {}).get("Id") or change.target_id or ""))
 
-    def _attach(self, change: Change, target_id: str) -> None:
-        """Upload and link each file once: the outbox remembers attachments already made."""
+    def _attach(self, change: Change, target_id: str) -> bool:
+        """Upload and link each file once: the outbox remembers attachments already made. True when none
+        failed."""
+        ok = True
         for attachment in change.attachments:
             rid = request_id(self.profile, change.flow, change.key, "attach", f"{target_id}|{attachment['url']}")
             write = TargetWrite(entity=change.entity, operation="attach", payload=dict(attachment), request_id=rid,
@@ -417,8 +428,10 @@ class _Applier:
             if outcome.ok:
                 self.state.counts["attached"] += 1
             else:
+                ok = False
                 self.state.failures.append((change.flow, change.key, outcome.message or "attachment failed"))
             self._settle(outcome, None)
+        return ok
 
 
 def _send_batch(writer: Writer, writes: list[TargetWrite]) -> list[WriteOutcome]:

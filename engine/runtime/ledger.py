@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from engine.runtime.ports import LedgerEntry
 from engine.store import Store
+from engine.store.tables import errors, outbox
 from engine.store.tables import ledger as ledger_table
 
 __all__ = ["CACHE_SIZE", "StoreLedger"]
 
 CACHE_SIZE = 2048  # entries kept in memory (~16 KB each for a 10-line invoice): two planning chunks of 1000
 PREFETCH_CHUNK = 500  # keys per query (under SQLite's bound-parameter limit)
+
+
+def _by_flow(rows: Iterable[Any]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for flow, key in rows:
+        found.setdefault(flow, set()).add(key)
+    return {flow: frozenset(keys) for flow, keys in found.items()}
 
 
 def _entry(row: Any) -> LedgerEntry:
@@ -74,6 +82,22 @@ class StoreLedger:
                 for key in chunk:
                     self._remember((flow, key), found.get(key))
 
+    def open_errors(self) -> dict[str, frozenset[str]]:
+        """Flow -> keys of the profile's records with an open error (the planner retries them)."""
+        t = errors
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.flow, t.c.source_key).where(
+                t.c.profile == self.profile, t.c.status == "open").distinct()).all()
+        return _by_flow(rows)
+
+    def failed_attachments(self) -> dict[str, frozenset[str]]:
+        """Flow -> keys of records with an attachment whose last upload failed (sent again by the next run)."""
+        t = outbox
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.flow, t.c.source_key).where(
+                t.c.profile == self.profile, t.c.action == "attach", t.c.status == "failed").distinct()).all()
+        return _by_flow(rows)
+
     def entries(self, flow: str) -> Iterator[LedgerEntry]:
         t = ledger_table
         with self.store.engine.connect() as conn:
@@ -99,3 +123,37 @@ class StoreLedger:
             conn.execute(sa.insert(t).values(profile=self.profile, flow=entry.flow, source_key=entry.source_key,
                                              **values))
         self._remember((entry.flow, entry.source_key), entry)
+
+    def record_many(self, entries: Sequence[tuple[LedgerEntry, str | None]], conn: sa.Connection) -> None:
+        """Insert or replace many entries (each with its target's LastUpdatedTime) inside the caller's
+        transaction: per flow, one read of the keys held already, one multi-row insert, one executemany
+        update — a batch of writes costs the same few statements whatever its size."""
+        t = ledger_table
+        now = dt.datetime.now(dt.UTC)
+        latest = {(e.flow, e.source_key): (e, updated) for e, updated in entries}  # the last one of a key wins
+        for flow in dict.fromkeys(f for f, _ in latest):
+            group = [item for (f, _), item in latest.items() if f == flow]
+            keys = [e.source_key for e, _ in group]
+            held: set[str] = set()
+            for start in range(0, len(keys), PREFETCH_CHUNK):
+                held.update(r[0] for r in conn.execute(sa.select(t.c.source_key).where(
+                    t.c.profile == self.profile, t.c.flow == flow, t.c.source_key.in_(keys[start:start + PREFETCH_CHUNK]))))
+            inserts, updates = [], []
+            for entry, updated in group:
+                values = {"target_entity": entry.target_entity, "target_id": entry.target_id,
+                          "sync_token": entry.sync_token, "payload_hash": entry.payload_hash,
+                          "fields": dict(entry.fields), "state": entry.state, "origin": entry.origin,
+                          "last_updated": updated, "updated_at": now}
+                if entry.source_key in held:
+                    updates.append({**{f"v_{k}": v for k, v in values.items()}, "b_key": entry.source_key})
+                else:
+                    inserts.append({"profile": self.profile, "flow": flow, "source_key": entry.source_key, **values})
+                self._remember((flow, entry.source_key), entry)
+            if inserts:
+                conn.execute(sa.insert(t), inserts)
+            if updates:
+                columns = ("target_entity", "target_id", "sync_token", "payload_hash", "fields", "state", "origin",
+                           "last_updated", "updated_at")
+                conn.execute(sa.update(t).where(t.c.profile == self.profile, t.c.flow == flow,
+                                                t.c.source_key == sa.bindparam("b_key"))
+                             .values({c: sa.bindparam(f"v_{c}") for c in columns}), updates)

@@ -90,7 +90,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action in ("create", "adopt", "update", "void", "delete") for c in self.changes)
+        return any(c.action in ("create", "adopt", "update", "void", "delete", "attach", "resolve")
+                   for c in self.changes)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,12 @@ class _Planner:
         self.qbo = {name for name, conn in loaded.resolved.connections.items() if conn.connector == "qbo"}
         self.live = LiveReads()
         self.matched = 0
+        # Records with open errors: retried by every plan, so an error closes once its cause is fixed even
+        # when the record itself did not change (a table row, a QBO setting, a failed attachment).
+        open_errors = getattr(ledger, "open_errors", None)
+        self.retry: Mapping[str, frozenset[str]] = open_errors() if open_errors is not None else {}
+        failed = getattr(ledger, "failed_attachments", None) if self.retry else None
+        self.reattach: Mapping[str, frozenset[str]] = failed() if failed is not None else {}
 
     # -- a chunk: map every record, read what planning them needs in bulk, then plan them in order ----------
     def map(self, flow: CompiledFlow, frozen: Mapping[str, Any], duplicates: Mapping[tuple[str, str], str]) -> _Mapped:
@@ -313,6 +320,24 @@ class _Planner:
                           target_id=entry.target_id,
                           sync_token=str(live.get("SyncToken")) if live else entry.sync_token, request_id=rid)
         return self._write(flow, result, entry, base, prepared)
+
+    def retried(self, flow: CompiledFlow, result: Evaluation, change: Change | None) -> Change | None:
+        """What a record with open errors needs once it maps again without a write: its attachments sent
+        again (the document was written, a file was not), or its errors closed."""
+        key = result.key or "?"
+        if key not in self.retry.get(flow.name, ()) or (change is not None and change.action != "skip"):
+            return None
+        base: dict[str, Any] = {"flow": flow.name, "entity": result.entity, "key": key,
+                                "connection": flow.flow.target.connection}
+        entry: LedgerEntry | None = self.ledger.get(flow.name, key)
+        if change is None and key in self.reattach.get(flow.name, ()) and entry is not None and entry.target_id \
+                and result.attachments and base["connection"] in self.qbo:
+            return Change("attach", **base, label=entry.target_id, target_id=entry.target_id,
+                          attachments=tuple(to_plain(a) for a in result.attachments),
+                          reason="attachments not sent last time")
+        why = "skipped now" if change is not None else "up to date now"
+        return Change("resolve", **base, label=change.label if change is not None else "", reason=f"{why}: "
+                      "its open errors close")
 
     def gone(self, flow: CompiledFlow, source: Source, seen: set[str]) -> Iterator[Change]:
         """The flow's `gone` rule for ledger entries whose source record did not come this time and that the
@@ -468,10 +493,13 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
                 first = item.first
                 change = _unique_policy(flow, result, first) or planner.change_for(
                     flow, result, ready if result is item.result else None)
+                retry = planner.retried(flow, result, change) if planner.retry else None
                 if change is not None:
                     if first is not None and change.action in ("create", "update", "adopt"):
                         change = replace(change, reason=f"possible duplicate of {flow.name} {first}")
                     changes.append(change)
+                if retry is not None:
+                    changes.append(retry)
             read += len(chunk)
             planner.live = LiveReads()
             if progress is not None:

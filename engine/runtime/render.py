@@ -14,9 +14,10 @@ from engine.runtime.plan import PLAN_VERSION, Change, FieldChange, Plan, summary
 __all__ = ["plan_from_json", "plan_to_json", "render_text"]
 
 _SIGNS = {"create": "+", "adopt": "=", "update": "~", "void": "-", "delete": "-", "conflict": "!", "skip": "?",
-          "error": "x"}
+          "error": "x", "attach": "^", "resolve": "*"}
 _VERBS = {"create": "to create", "adopt": "to adopt", "update": "to update", "void": "to void",
-          "delete": "to delete", "conflict": "conflicts", "skip": "skipped", "error": "errors", "unchanged": "unchanged"}
+          "delete": "to delete", "conflict": "conflicts", "skip": "skipped", "error": "errors", "attach": "attachments to send again",
+          "resolve": "errors to close", "unchanged": "unchanged"}
 
 
 def _value(value: Any) -> str:
