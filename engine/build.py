@@ -25,6 +25,7 @@ from engine.model import (
     ExprValue,
     Flow,
     Gone,
+    Guard,
     ListValue,
     LookupValue,
     Machine,
@@ -432,6 +433,9 @@ def _flow(reader: _Reader, name: str, body: Mapping[str, Any]) -> Flow:
         gone=_gone(reader, body["gone"], (*path, "gone")) if body.get("gone") else None,
         refusals=tuple(Refusal(str(r["hint"]), None if r.get("code") is None else str(r["code"]), r.get("contains"))
                        for r in body.get("refusals", ())),
+        guard=Guard(str(body["guard"]["machine"]), str(body["guard"]["field"]), reader.loc((*path, "guard")),
+                    reader.loc((*path, "guard", "machine")), reader.loc((*path, "guard", "field")))
+        if body.get("guard") else None,
     )
 
 

@@ -7,7 +7,9 @@ under ``__ctx``), so a plain expression field costs one Python call per record.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
@@ -178,15 +180,10 @@ def _c_lookup(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]
     table_fn = c.tables.get(spec.table)
     if key is None or table_fn is None:
         return _failing("invalid lookup"), ""
-    table = c.resolved.tables[spec.table]
     key_fn = key.fn
 
     def run(scope: dict[str, Any]) -> Any:
         k = key_fn(scope)
-        ctx: EvalContext = scope["__ctx"]
-        if ctx.trace is not None:
-            row = table.rows.get(k)
-            ctx.lookups[spec.table].append((k, str(row.loc) if row else "missing"))
         return table_fn(k)
 
     return run, f"table {spec.table}[{spec.key.text}]"
@@ -224,7 +221,11 @@ def _traced_object(items: tuple[tuple[str, CompiledValue], ...], scope: dict[str
         inner = dict(scope)
         inner["__tpath"] = target
         ctx.lookups.clear()
-        result = value.run(inner)
+        token = _TRACED_LOOKUPS.set(ctx.lookups)
+        try:
+            result = value.run(inner)
+        finally:
+            _TRACED_LOOKUPS.reset(token)
         if result is OMIT:
             continue
         out[name] = result
@@ -430,6 +431,10 @@ _CONVERSIONS: Mapping[str, Callable[[Any, int | None], Any]] = {
 }
 
 
+# The trace being filled while `explain` maps one value: table -> [(key, the row's file:line)].
+_TRACED_LOOKUPS: ContextVar[defaultdict[str, list[Any]] | None] = ContextVar("traced_lookups", default=None)
+
+
 def _table_lookup(table: Table, observe: TableObserver | None = None) -> Callable[[Any], Any]:
     rows = {key: row.value for key, row in table.rows.items()}
     policy, default, name = table.on_missing, table.default, table.name
@@ -440,6 +445,10 @@ def _table_lookup(table: Table, observe: TableObserver | None = None) -> Callabl
             key = int(key)
         if observe is not None:
             observe(name, key)
+        traced = _TRACED_LOOKUPS.get()
+        if traced is not None:  # `explain`: which row produced the value (by `lookup:` or `lookup()`)
+            row = table.rows.get(key) if isinstance(key, (str, int)) else None
+            traced[name].append((key, str(row.loc) if row else "no row"))
         try:
             return rows[key]
         except KeyError:

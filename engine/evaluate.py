@@ -25,6 +25,7 @@ from engine.context import (
 )
 from engine.errors import Loc, RuleError
 from engine.expressions import EVAL_ERRORS, SOURCES, CompiledExpr, Skip
+from engine.failures import plain_message
 from engine.functions import EvalFailure
 from engine.model import Src
 
@@ -49,7 +50,7 @@ class Evaluation:
 
 
 def _error(flow: CompiledFlow, key: str | None, exc: BaseException, where: Any) -> Evaluation:
-    message = exc.args[0] if isinstance(exc, EvalFailure) and exc.args else f"{type(exc).__name__}: {exc}"
+    message = exc.args[0] if isinstance(exc, EvalFailure) and exc.args else plain_message(exc)
     src = getattr(where, "src", None)
     loc = src.loc if src is not None else flow.flow.loc
     if isinstance(exc, EvalFailure) and isinstance(exc.loc, Loc):

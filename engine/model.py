@@ -14,7 +14,7 @@ from typing import Any
 from engine.errors import Loc, PathPart
 
 __all__ = [
-    "Check", "Child", "Connection", "ConstValue", "EachValue", "Endpoint", "ExprValue", "Flow", "Gone",
+    "Check", "Child", "Connection", "ConstValue", "EachValue", "Endpoint", "ExprValue", "Flow", "Gone", "Guard",
     "ListValue", "LookupValue", "Machine", "Mods", "ObjectValue", "Operations", "PackMeta", "Profile", "RefValue",
     "Refusal",
     "Row", "RulePack", "Schedule", "Setting", "Src", "State", "Table", "TableChange", "TableRef", "TemplateValue",
@@ -227,6 +227,18 @@ class Gone:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """A payload field that sets a record's state under a machine: the runtime checks each write of it
+    against the machine's transitions from the record's current state (flow `guard`)."""
+
+    machine: str
+    field: str
+    loc: Loc
+    machine_loc: Loc
+    field_loc: Loc
+
+
+@dataclass(frozen=True)
 class Operations:
     create: bool = True
     update: bool = True
@@ -269,6 +281,7 @@ class Flow:
     target_id: Src | None = None
     gone: Gone | None = None
     refusals: tuple[Refusal, ...] = ()
+    guard: Guard | None = None
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ from engine.bounds import (
     size_of,
     start_record,
 )
-from engine.errors import RuleError
+from engine.errors import Loc, RuleError
 from engine.expressions import BOUNDED_BINOPS, ExprEnv
+from engine.failures import plain_message, template_line
 from engine.functions import add_days, date, replace_text, round_money
 from engine.model import Src
 from engine.validate import did_you_mean
@@ -330,6 +331,10 @@ def compile_template(src: Src, env: ExprEnv) -> CompiledTemplate | list[RuleErro
             if exc.loc is None:
                 exc.loc = src.loc
             raise
+        except MemoryError:
+            raise
+        except Exception as exc:  # a bad type or value in the data: told in pack terms, at the template's line
+            raise _located(exc, src) from None
 
     if not used:
         start_record()
@@ -344,6 +349,18 @@ def compile_template(src: Src, env: ExprEnv) -> CompiledTemplate | list[RuleErro
     return CompiledTemplate(src, run, used, settings)
 
 
+def _located(exc: BaseException, src: Src) -> EvalFailure:
+    """A runtime failure of the template at ``src``, at the line of the file that holds the failing template
+    line: a multi-line template is a block scalar, whose first line follows the one holding its ``|``."""
+    line = template_line(exc) or 1
+    message = plain_message(exc)
+    if "\n" not in src.text.rstrip("\n"):
+        return EvalFailure(f"{message} in template {src.text!r}", src.loc)
+    loc = Loc(src.loc.file, src.loc.line + line, src.loc.col) if src.loc is not None else None
+    shown = src.text.splitlines()[line - 1].strip() if line <= len(src.text.splitlines()) else ""
+    return EvalFailure(f"{message} (template line {line}: {shown!r})", loc)
+
+
 def _render(generate: Callable[[Mapping[str, Any]], Any], scope: Mapping[str, Any]) -> str:
     """Render while counting: output over MAX_STRING stops the template as soon as it gets there."""
     pieces: list[str] = []
@@ -354,8 +371,6 @@ def _render(generate: Callable[[Mapping[str, Any]], Any], scope: Mapping[str, An
             if size > MAX_STRING:
                 raise EvalFailure(f"template output is longer than {MAX_STRING} characters")
             pieces.append(piece)
-    except jinja2.UndefinedError as exc:
-        raise EvalFailure(str(exc.message)) from None
     except jinja2.exceptions.SecurityError as exc:  # unsafe attribute access
         raise EvalFailure(f"unsafe template operation: {exc}") from None
     except RecursionError:

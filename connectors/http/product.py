@@ -56,8 +56,9 @@ class HttpProduct:
         """Every record of ``resource``; only those changed since the stored cursor when it declares one."""
         return self.read(resource, since=self.stored_cursor(resource) if self._incremental else None)
 
-    def read(self, resource: str, *, since: str | None = None) -> Iterator[Mapping[str, Any]]:
-        """Every record of ``resource`` (from ``since`` when given), streaming page by page."""
+    def read(self, resource: str, *, since: str | None = None, track: bool = True) -> Iterator[Mapping[str, Any]]:
+        """Every record of ``resource`` (from ``since`` when given), streaming page by page; ``track=False``
+        leaves the cursor alone (a read for another purpose than syncing, e.g. current states)."""
         spec = self._resource(resource)
         where = self.spec.where.at(resource=resource)
         client = self._open(where)
@@ -73,7 +74,7 @@ class HttpProduct:
                     if value not in (None, "") and (best is None or greater(value, best)):
                         best = value
                 yield record
-        if best is not None:  # only a read that reached the end moves the cursor
+        if best is not None and track:  # only a read that reached the end moves the cursor
             previous = self._pending.get(resource) or since
             if previous is None or greater(best, previous):
                 self._pending[resource] = str(best)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from engine.context import NoLedger, PlaceholderReferenceData, ReferenceData, St
 from engine.errors import Loc, PasserelleError, RuleError
 from engine.evaluate import evaluate
 from engine.pipeline import find_profile, run_pipeline
+from engine.runtime.canonical import to_plain
 
 __all__ = ["explain", "read_json"]
 
@@ -67,5 +69,34 @@ def explain(profile: str, record: Path, flow_name: str | None, refs: Path | None
         click.echo(f"+ would first create {create.entity} {create.by}={create.value}: {dumps(create.fields)}")
     if result.trace:
         click.echo("\ntrace:")
+        var_texts = {name: _spec_text(spec) for name, spec in flow.flow.vars}
         for entry in result.trace:
             click.echo(f"  {entry.target:<40} {entry.kind:<9} {entry.rule}  {entry.detail}")
+            for name in _settings_in(entry.detail, var_texts):
+                eff = loaded.resolved.settings.get(name)
+                if eff is not None:
+                    click.echo(f"  {'':<40} {'setting':<9} {eff.loc}  settings.{name} = {_short(eff.value)} "
+                               f"[{eff.layer}]")
+
+
+_SETTING = re.compile(r"\bsettings\.([A-Za-z_]\w*)|\bsettings\[\s*['\"]([^'\"]+)['\"]\s*\]")
+_VAR = re.compile(r"\bvars\.([A-Za-z_]\w*)")
+
+
+def _spec_text(spec: Any) -> str:
+    src = getattr(spec, "src", None)
+    return str(getattr(src, "text", "")) if src is not None else ""
+
+
+def _settings_in(text: str, var_texts: dict[str, str], seen: frozenset[str] = frozenset()) -> list[str]:
+    """The settings a traced rule reads, also through the `vars` it reads (each var's own rule), in order."""
+    found = [a or b for a, b in _SETTING.findall(text)]
+    for var in _VAR.findall(text):
+        if var in var_texts and var not in seen:
+            found.extend(_settings_in(var_texts[var], var_texts, seen | {var}))
+    return list(dict.fromkeys(found))
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(to_plain(value), ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."

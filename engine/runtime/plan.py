@@ -26,6 +26,7 @@ from engine.evaluate import Evaluation, evaluate, evaluate_gone
 from engine.pipeline import Loaded
 from engine.runtime.canonical import canonical_json, decimal_paths, request_id, to_plain
 from engine.runtime.compare import diff_fields, same
+from engine.runtime.guard import StateGuard
 from engine.runtime.ports import Criteria, LedgerEntry, LiveReads, Source, Target
 
 __all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "PlanProgress", "ProgressCallback",
@@ -182,6 +183,8 @@ class _PlanLedger:
 
 
 class _Planner:
+    guard: StateGuard | None = None  # checks product writes of machine-governed fields (flow `guard`)
+
     def __init__(self, loaded: Loaded, target: Target, ledger: Any, options: PlanOptions) -> None:
         self.loaded = loaded
         self.target = target
@@ -385,6 +388,9 @@ class _Planner:
             before = dict(entry.fields) if entry else {}
             action = "update"
             diffs = tuple(FieldChange(k, before.get(k), v) for k, v in payload.items() if not same(before.get(k), v))
+        refused = self.guard.refusal(flow.flow, payload, target_id) if self.guard is not None else None
+        if refused is not None:
+            return Change("skip", **base, label=label, reason=refused)
         rid = request_id(self.key, flow.name, base["key"], action, digest)
         return Change(action, **base, label=label, target_id=target_id, payload=payload, payload_hash=digest,
                       request_id=rid, diffs=diffs, owned_fields=flow.flow.operations.owned_fields or tuple(payload),
@@ -472,6 +478,7 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
                     created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), fingerprint="",
                     changes=(), unchanged={}, first_sync=False, enabled=False)
     planner = _Planner(loaded, target, ledger, options)
+    planner.guard = StateGuard(compiled.machines, loaded.resolved.connections, sources)
     changes: list[Change] = []
     read = 0
     for flow in flow_order(compiled.flows):

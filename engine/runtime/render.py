@@ -16,8 +16,8 @@ __all__ = ["plan_from_json", "plan_to_json", "render_text"]
 _SIGNS = {"create": "+", "adopt": "=", "update": "~", "void": "-", "delete": "-", "conflict": "!", "skip": "?",
           "error": "x", "attach": "^", "resolve": "*"}
 _VERBS = {"create": "to create", "adopt": "to adopt", "update": "to update", "void": "to void",
-          "delete": "to delete", "conflict": "conflicts", "skip": "skipped", "error": "errors", "attach": "attachments to send again",
-          "resolve": "errors to close", "unchanged": "unchanged"}
+          "delete": "to delete", "conflict": "conflicts", "skip": "skipped", "error": "errors",
+          "attach": "attachments to send again", "resolve": "errors to close", "unchanged": "unchanged"}
 
 
 def _value(value: Any) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from engine.errors import Loc
 from engine.expressions import ExprEnv
+from engine.failures import plain_message
 from engine.functions import EvalFailure
 from engine.model import Src
 from engine.templates import _ENV, CompiledTemplate, compile_template
@@ -29,10 +30,10 @@ SCOPES: list[dict[str, Any]] = [
 def _outcome(fn: Any, scope: dict[str, Any]) -> Any:
     try:
         return fn(scope)
-    except EvalFailure as exc:
-        return ("error", str(exc))
-    except Exception as exc:  # Jinja's own error, compared by message
-        return ("error", str(getattr(exc, "message", exc)))
+    except EvalFailure as exc:  # ours: Jinja's message in the pack's words, then where (" in template ...")
+        return ("error", str(exc).split(" in template ")[0])
+    except Exception as exc:  # Jinja's own error, compared by message once in the pack's words
+        return ("error", plain_message(exc))
 
 
 @pytest.mark.parametrize("text", TEMPLATES)
