@@ -372,7 +372,8 @@ def _v_ref(r: _Reader, b: Mapping[str, Any], p: tuple[PathPart, ...], m: Mods) -
         on_missing=ref.get("on_missing", "error"),
         create_when=r.src(create, "when", (*rp, "create")) if create else None,
         create=_object(r, create["fields"], (*rp, "create", "fields")) if create else None,
-        shape=ref.get("shape", "ref"), field=ref.get("field"), by_loc=r.loc((*rp, "by")), mods=m,
+        shape=ref.get("shape", "ref"), field=ref.get("field"), by_loc=r.loc((*rp, "by")),
+        connection=ref.get("connection"), mods=m,
     )
 
 

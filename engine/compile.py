@@ -309,6 +309,8 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
     if spec.flow is not None:
         return _ledger_ref(c, spec, names)
     value_expr = c.expr(spec.value, names)
+    if spec.connection is not None:
+        return _source_ref(c, spec, names)
     create_when = c.expr(spec.create_when, names | {"value"})
     create = c.value(spec.create, names | {"value"}) if spec.create is not None else None
     entity, by, on_missing = spec.entity, _static_by(c, spec), spec.on_missing
@@ -359,6 +361,26 @@ def _static_by(c: _Compiler, spec: RefValue) -> str:
 
 
 def _ledger_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _source_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+    """A record of another resource of a source connection: the whole record, or its `field`."""
+    value_expr = c.expr(spec.value, names)
+    value_fn = value_expr.fn if value_expr else _failing("invalid ref")
+    connection, resource, by, on_missing, field = spec.connection, spec.entity, _static_by(c, spec), \
+        spec.on_missing, spec.field
+
+    def run(scope: dict[str, Any]) -> Any:
+        wanted = value_fn(scope)
+        if wanted is None or wanted == "":
+            return _missing(on_missing, f"no {resource} record to find: {spec.value.text} is empty", loc=spec.loc)
+        finder = getattr(scope["__ctx"].refs, "find_record", None)
+        found = finder(connection, resource, by, wanted) if finder is not None else None
+        if found is None:
+            return _missing(on_missing, f"no {resource} record with {by} = {wanted!r} in {connection}", loc=spec.loc)
+        return found.get(field) if field is not None else found
+
+    return run, f"ref {connection}.{resource} by {by}"
+
+
     key_expr = c.expr(spec.key, names)
     key_fn = key_expr.fn if key_expr else _failing("invalid ref")
     flow, on_missing, bare, field = spec.flow, spec.on_missing, spec.shape == "id", spec.field

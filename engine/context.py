@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "OMIT", "EvalContext", "Ledger", "NoLedger", "PendingCreate", "PlaceholderReferenceData", "ReferenceData",
-    "StaticReferenceData", "TraceEntry",
+    "SourceRecords", "StaticReferenceData", "TraceEntry",
 ]
 
 
@@ -29,6 +29,14 @@ OMIT: Any = _Omit()  # a value that leaves its field out
 class ReferenceData(Protocol):
     def find(self, entity: str, by: str, value: Any) -> Mapping[str, Any] | None:
         """The record of ``entity`` whose field ``by`` equals ``value``, or None."""
+
+
+class SourceRecords(Protocol):
+    """Reference data that can also find records of a source connection's resources (`ref: {connection}`);
+    reference data without it (offline `explain`) finds none there."""
+
+    def find_record(self, connection: str, resource: str, by: str, value: Any) -> Mapping[str, Any] | None:
+        """The record of ``resource`` of ``connection`` whose field ``by`` equals ``value``, or None."""
 
 
 class Ledger(Protocol):

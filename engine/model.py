@@ -85,6 +85,7 @@ class RefValue:
     shape: str = "ref"
     field: str | None = None
     by_loc: Loc | None = None
+    connection: str | None = None  # a product connection: find a record of its resource `entity` instead
     mods: Mods = Mods()
 
 

@@ -325,7 +325,7 @@ def _check_flow(flow: Flow, pack: RulePack, tables: Mapping[str, Table],
     roots = [v for _, v in flow.vars] + [flow.fields]
     for root in roots:
         for spec_value in _values(root):
-            yield from _check_value(spec_value, pack, tables)
+            yield from _check_value(spec_value, pack, tables, connections)
 
 
 def _loc_of(value: ValueSpec) -> Loc:
@@ -334,7 +334,8 @@ def _loc_of(value: ValueSpec) -> Loc:
     return value.loc
 
 
-def _check_value(value: ValueSpec, pack: RulePack, tables: Mapping[str, Table]) -> Iterator[RuleError]:
+def _check_value(value: ValueSpec, pack: RulePack, tables: Mapping[str, Table],
+                 connections: Mapping[str, ConnectionModel]) -> Iterator[RuleError]:
     if isinstance(value, LookupValue) and value.table not in tables:
         yield RuleError("E301", f"unknown table {value.table!r}", value.loc, value.path,
                         hint=did_you_mean(value.table, tables))
@@ -342,12 +343,34 @@ def _check_value(value: ValueSpec, pack: RulePack, tables: Mapping[str, Table]) 
         if value.flow is not None and value.flow not in pack.flows:
             yield RuleError("E320", f"reference to unknown flow {value.flow!r}", value.loc, value.path,
                             hint=did_you_mean(value.flow, pack.flows))
-        if value.entity is not None and value.entity not in ENTITIES:
+        if value.connection is not None:
+            yield from _check_source_ref(value, connections, pack.connections)
+        elif value.entity is not None and value.entity not in ENTITIES:
             yield RuleError("E321", f"reference to unknown QBO entity {value.entity!r}", value.loc, value.path,
                             hint=did_you_mean(value.entity, ENTITIES))
         if value.on_missing == "create" and value.create is None:
             yield RuleError("E323", "on_missing: create needs `create` with the new record's fields", value.loc,
                             value.path)
+
+
+def _check_source_ref(value: RefValue, connections: Mapping[str, ConnectionModel],
+                      declared: Mapping[str, ConnectionModel]) -> Iterator[RuleError]:
+    """`ref: {connection}` finds a record of another resource of a source connection, never of QBO's. The
+    resource is checked against the pack's declaration: a profile's replacement (files for a replay or a
+    demo) may leave it out, and then has no records to find."""
+    conn = declared.get(value.connection or "") or connections.get(value.connection or "")
+    if conn is None or conn.connector == "qbo":
+        known = sorted(n for n, c in connections.items() if c.connector != "qbo")
+        why = "is a QBO connection: leave `connection` out" if conn is not None else "is not a connection"
+        yield RuleError("E320", f"ref: {value.connection!r} {why}", value.loc, value.path,
+                        hint=did_you_mean(value.connection or "", known) or f"product connections: {', '.join(known)}")
+        return
+    names = _entity_names(conn)
+    if value.entity not in names:
+        yield RuleError("E321", f"ref: unknown resource {value.entity!r} of connection {conn.name!r}", value.loc,
+                        value.path, hint=did_you_mean(value.entity or "", names) or f"known: {', '.join(sorted(names))}")
+    if value.create is not None or value.on_missing == "create":
+        yield RuleError("E323", "ref: records of a source connection are found, never created", value.loc, value.path)
 
 
 def _check_machines(pack: RulePack, connections: Mapping[str, ConnectionModel]) -> Iterator[RuleError]:

@@ -28,6 +28,7 @@ from engine.runtime.canonical import canonical_json, decimal_paths, request_id, 
 from engine.runtime.compare import diff_fields, same
 from engine.runtime.guard import StateGuard
 from engine.runtime.ports import Criteria, LedgerEntry, LiveReads, Source, Target
+from engine.runtime.source_records import SourceBackedReferenceData
 
 __all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "PlanProgress", "ProgressCallback",
            "flow_order", "make_plan", "payload_digest"]
@@ -479,6 +480,7 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
                     changes=(), unchanged={}, first_sync=False, enabled=False)
     planner = _Planner(loaded, target, ledger, options)
     planner.guard = StateGuard(compiled.machines, loaded.resolved.connections, sources)
+    planner.refs = SourceBackedReferenceData(planner.refs, sources)  # `ref: {connection}` finds product records
     changes: list[Change] = []
     read = 0
     for flow in flow_order(compiled.flows):

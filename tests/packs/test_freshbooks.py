@@ -5,7 +5,10 @@ Fixtures (tests/fakes/specs/freshbooks.py): a bakery's January. Invoices 1201 pa
 1203 draft, 1204 partial (three lines without description; FreshBooks' per-line VAT makes its total 9.03 where
 QBO's per-rate VAT gives 9.02), 1205 auto-paid (a 1.00 discount); payments 301 (1201, Credit Card), 304 (1204,
 Cash, partial), 305 (1205, Bank Transfer); expenses 71 (Moulins Bourgeois, Office Supplies, VAT 20), 72 (EDF,
-Utilities, VAT 20), 73 (La Poste, Telephone, no tax).
+Utilities, VAT 20), 73 (La Poste, Telephone, no tax). Products (the FreshBooks items list): BAG-TRAD, CRO-BEUR,
+PAIN-CHOC are stock items with SKUs PAIN-001, VIEN-001, VIEN-002; CHAUSSON has no SKU and no stock; TRAITEUR is
+a service with SKU SERV-001; GAT-ANNIV (the draft 1203) is typed on its invoice. The bakery's QBO company has an
+inventory asset account (Stocks de marchandises) beside the French preset's accounts.
 """
 
 from __future__ import annotations
@@ -57,9 +60,19 @@ def bakery(tmp_path: Path, settings: dict[str, Any] | None = None, tables: dict[
            fake: FakeProduct | None = None, prepare: Any = None) -> Iterator[tuple[PackRun, FakeProduct]]:
     fake = fake or FakeProduct(fb.spec())
     with pack_run(write_profile(tmp_path, settings, tables), products={"product": fake}, env=ENV) as run:
+        stock_account(run)
         if prepare is not None:
             prepare(run)
         yield run, fake
+
+
+STOCK_ACCOUNT = {"Name": "Stocks de marchandises", "AccountType": "Other Current Asset", "AccountSubType": "Inventory",
+                 "AcctNum": "370000"}
+
+
+def stock_account(run: PackRun) -> None:
+    """The bakery's inventory asset account (QBO needs one on every Inventory item)."""
+    run.sandbox.write(run.realm, "Account", dict(STOCK_ACCOUNT))
 
 
 def synced(run: PackRun) -> Any:
@@ -266,13 +279,37 @@ def test_F9_rounding_line_makes_qbo_totals_match_freshbooks_to_the_cent(tmp_path
 
 # -- F10 due date ---------------------------------------------------------------------------------------------
 
+def due_dates(run: PackRun) -> dict[str, str | None]:
+    return {n: i.get("DueDate") for n, i in by_number(run).items()}
+
+
 def test_F10_due_date_is_the_invoice_date_plus_the_offset_when_missing(tmp_path: Path) -> None:
     with bakery(tmp_path, {**ITEMS, "due_days": 45}) as (run, _):
         synced(run)
+        assert due_dates(run) == {"1201": "2025-01-31",   # FreshBooks' own due date is kept
+                                  "1202": "2025-02-16",   # 2025-01-02 + 45 days
+                                  "1204": "2025-02-18"}
+
+
+def test_F10_due_date_type_end_of_month_plus_days(tmp_path: Path) -> None:
+    leap = dict(fb.INVOICES[1], invoiceid=1210, invoice_number="1210", create_date="2024-02-14")
+    fake = with_invoices(*fb.INVOICES, leap)
+    with bakery(tmp_path, {**ITEMS, "due_date_type": "days_after_end_of_month", "due_days": 10}, fake=fake) as (run, _):
+        synced(run)
+        assert due_dates(run) == {"1201": "2025-01-31", "1202": "2025-02-10", "1204": "2025-02-10",
+                                  "1210": "2024-03-10"}  # end of February 2024 (29th) + 10 days
+    with bakery(tmp_path, {**ITEMS, "due_date_type": "days_after_end_of_month", "due_days": 0}, fake=fake) as (run, _):
+        synced(run)
+        assert due_dates(run) == {"1201": "2025-01-31", "1202": "2025-01-31", "1204": "2025-01-31",
+                                  "1210": "2024-02-29"}  # 0 days: the end of the invoice's month
+
+
+def test_F10_no_offset_set_the_invoice_date_is_the_due_date(tmp_path: Path) -> None:
+    with bakery(tmp_path, {**ITEMS, "due_date_type": "none", "due_days": 45}) as (run, _):
+        synced(run)
         invoices = by_number(run)
-        assert invoices["1201"]["DueDate"] == "2025-01-31"  # FreshBooks' own due date is kept
-        assert invoices["1202"]["DueDate"] == "2025-02-16"  # 2025-01-02 + 45 days
-        assert invoices["1204"]["DueDate"] == "2025-02-18"
+        assert due_dates(run) == {"1201": "2025-01-31", "1202": "2025-01-02", "1204": "2025-01-04"}
+        assert all(i["DueDate"] == i["TxnDate"] for n, i in invoices.items() if n != "1201")
 
 
 # -- F11 online card payment ----------------------------------------------------------------------------------
@@ -288,15 +325,19 @@ def test_F11_online_card_payment_allowed_by_setting(tmp_path: Path) -> None:
 
 # -- F12 / F13 items ------------------------------------------------------------------------------------------
 
-CODES = {"BAG-TRAD": "Baguette tradition", "CRO-BEUR": "Croissant pur beurre", "TRAITEUR": "Plateau traiteur",
-         "PAIN-CHOC": "Pain au chocolat", "CHAUSSON": "Chausson aux pommes"}
+# FreshBooks product (line name) -> its SKU in the FreshBooks items list, and the QBO label the shop uses.
+SKUS = {"BAG-TRAD": "PAIN-001", "CRO-BEUR": "VIEN-001", "PAIN-CHOC": "VIEN-002", "CHAUSSON": None,
+        "TRAITEUR": "SERV-001"}
+LABELS = {"BAG-TRAD": "Baguette tradition", "CRO-BEUR": "Croissant pur beurre", "TRAITEUR": "Plateau traiteur",
+          "PAIN-CHOC": "Pain au chocolat", "CHAUSSON": "Chausson aux pommes"}
 
 
-def shop_items(by_sku: bool) -> Any:
+def shop_items(fields: Any) -> Any:
+    """QBO items the user made, one per FreshBooks product: ``fields(code)`` gives each one's Name/Sku."""
     def prepare(run: PackRun) -> None:
-        for code, label in CODES.items():
-            fields = {"Name": label, "Sku": code} if by_sku else {"Name": code}
-            run.sandbox.write(run.realm, "Item", {**fields, "Type": "NonInventory", "IncomeAccountRef": {"value": "16"}})
+        for code in SKUS:
+            run.sandbox.write(run.realm, "Item", {**fields(code), "Type": "NonInventory",
+                                                  "IncomeAccountRef": {"value": "16"}})
     return prepare
 
 
@@ -304,41 +345,149 @@ def item_names(run: PackRun, number: str) -> list[str | None]:
     return [name_of(x["SalesItemLineDetail"]["ItemRef"]) for x in item_lines(by_number(run)[number])]
 
 
-def test_F12_items_matched_by_sku(tmp_path: Path) -> None:
-    with bakery(tmp_path, {"item_match": "Sku"}, prepare=shop_items(by_sku=True)) as (run, _):
+def test_F12_items_matched_by_the_freshbooks_sku(tmp_path: Path) -> None:
+    by_sku = shop_items(lambda code: {"Name": LABELS[code], "Sku": SKUS[code] or code})
+    with bakery(tmp_path, {"item_match": "Sku"}, prepare=by_sku) as (run, fake):
         items_before = {i["Name"] for i in run.query("Item")}
         synced(run)
         assert item_names(run, "1201") == ["Baguette tradition", "Croissant pur beurre"]
         assert item_names(run, "1202") == ["Baguette tradition", "Plateau traiteur"]
+        assert item_names(run, "1204")[:3] == ["Croissant pur beurre", "Pain au chocolat", "Chausson aux pommes"]
         assert {i["Name"] for i in run.query("Item")} - items_before == {"Rounding"}  # no product created
+        assert sum(r.path.endswith("/items/items") for r in fake.requests) == 1  # the product list, read once
 
 
-def test_F12_items_matched_by_name_and_sku_mode_does_not_match_names(tmp_path: Path) -> None:
-    with bakery(tmp_path, {"item_match": "Name"}, prepare=shop_items(by_sku=False)) as (run, _):
-        synced(run)
-        assert item_names(run, "1201") == ["BAG-TRAD", "CRO-BEUR"]
-    with bakery(tmp_path, {"item_match": "Sku"}, prepare=shop_items(by_sku=False)) as (run, _):
+def test_F12_sku_mode_uses_the_sku_field_not_the_product_name(tmp_path: Path) -> None:
+    by_name_as_sku = shop_items(lambda code: {"Name": LABELS[code], "Sku": code})  # QBO Sku holds FreshBooks' name
+    with bakery(tmp_path, {"item_match": "Sku"}, prepare=by_name_as_sku) as (run, _):
         plan, report = run.sync()
         errors = {c.key: c.error["message"] for c in plan.changes if c.error}
-        assert "no Item with Sku = 'BAG-TRAD'" in errors["1201"]  # items named by code have no Sku: no match
+        assert "no Item with Sku = 'PAIN-001'" in errors["1201"] and "no Item with Sku = 'PAIN-001'" in errors["1202"]
+        assert "no Item with Sku = 'VIEN-001'" in errors["1204"]
         assert run.query("Invoice") == [] and len(report.failures) == 3
 
 
-def test_F13_missing_items_created_with_the_chosen_accounts(tmp_path: Path) -> None:
-    settings = {"create_items": True, "new_item_type": "NonInventory", "item_income_account": "Ventes de marchandises",
-                "item_expense_account": "Achats de marchandises", "item_match": "Sku"}
+def test_F12_name_mode_matches_the_freshbooks_sku_to_the_qbo_name(tmp_path: Path) -> None:
+    named_by_sku = shop_items(lambda code: {"Name": SKUS[code] or code})  # the seed: FreshBooks SKU -> QBO NAME
+    with bakery(tmp_path, {"item_match": "Name"}, prepare=named_by_sku) as (run, _):
+        items_before = {i["Name"] for i in run.query("Item")}
+        synced(run)
+        assert item_names(run, "1201") == ["PAIN-001", "VIEN-001"]
+        assert item_names(run, "1204")[:3] == ["VIEN-001", "VIEN-002", "CHAUSSON"]  # no SKU: the product's name
+        assert {i["Name"] for i in run.query("Item")} - items_before == {"Rounding"}
+    named_by_code = shop_items(lambda code: {"Name": code})
+    with bakery(tmp_path, {"item_match": "Name"}, prepare=named_by_code) as (run, _):
+        plan, _ = run.sync()
+        errors = {c.key: c.error["message"] for c in plan.changes if c.error}
+        assert "no Item with Name = 'PAIN-001'" in errors["1201"]  # the SKU is matched, not FreshBooks' name
+
+
+def made_items(run: PackRun) -> dict[str, dict[str, Any]]:
+    return {i["Name"]: i for i in run.query("Item") if i["Name"] in SKUS or i["Name"] in {"FARINE-T65", "SACS-KRAFT"}}
+
+
+def accounts(item: dict[str, Any]) -> tuple[str | None, ...]:
+    return tuple(name_of(item.get(f"{kind}AccountRef")) for kind in ("Income", "Expense", "Asset"))
+
+
+def test_F13_stock_items_created_as_inventory_with_their_three_accounts(tmp_path: Path) -> None:
+    settings = {"create_items": True, "item_match": "Sku", "new_item_type": "Service",
+                "item_income_account": "Prestations de services", "item_expense_account": "Honoraires",
+                "stock_income_account": "Ventes de marchandises", "stock_expense_account": "Achats de marchandises",
+                "stock_asset_account": "Stocks de marchandises"}
     with bakery(tmp_path, settings) as (run, _):
         synced(run)
-        made = {i.get("Sku"): i for i in run.query("Item") if i.get("Sku")}
-        assert set(made) == {"BAG-TRAD", "CRO-BEUR", "TRAITEUR", "PAIN-CHOC", "CHAUSSON"}
-        assert {(i["Type"], name_of(i["IncomeAccountRef"]), name_of(i["ExpenseAccountRef"])) for i in made.values()} == {
-            ("NonInventory", "Ventes de marchandises", "Achats de marchandises")}
-        assert item_names(run, "1201") == ["BAG-TRAD", "CRO-BEUR"]
+        made = made_items(run)
+        assert set(made) == set(SKUS)  # named as in FreshBooks, with FreshBooks' SKU
+        assert {n: i.get("Sku") for n, i in made.items()} == {n: s or n for n, s in SKUS.items()}
+        for name in ("BAG-TRAD", "CRO-BEUR", "PAIN-CHOC"):
+            item = made[name]
+            assert (item["Type"], item["TrackQtyOnHand"]) == ("Inventory", True)
+            assert accounts(item) == ("Ventes de marchandises", "Achats de marchandises", "Stocks de marchandises")
+        assert made["BAG-TRAD"]["InvStartDate"] == "2025-01-01"  # the date of the first invoice selling it
+        assert Decimal(str(made["BAG-TRAD"]["QtyOnHand"])) == Decimal(240)  # FreshBooks' stock count
+        for name in ("CHAUSSON", "TRAITEUR"):  # no stock tracked in FreshBooks: the non-stock type and accounts
+            item = made[name]
+            assert (item["Type"], accounts(item)) == ("Service", ("Prestations de services", "Honoraires", None))
+            assert "QtyOnHand" not in item and "InvStartDate" not in item
+        ids = [x["SalesItemLineDetail"]["ItemRef"]["value"] for x in item_lines(by_number(run)["1201"])]
+        assert ids == [made["BAG-TRAD"]["Id"], made["CRO-BEUR"]["Id"]]
+        assert not run.plan().has_changes
+
+
+def test_F13_non_stock_items_and_creation_off(tmp_path: Path) -> None:
+    settings = {"create_items": True, "new_item_type": "NonInventory", "item_income_account": "Ventes de marchandises",
+                "item_expense_account": "Achats de marchandises"}
+    no_stock = FakeProduct(fb.spec(items=tuple(dict(i, inventory=None) for i in fb.ITEMS)))
+    with bakery(tmp_path, settings, fake=no_stock) as (run, _):
+        synced(run)
+        made = {i["Name"]: i for i in run.query("Item") if i.get("Sku") or i["Name"] == "CHAUSSON"}
+        assert set(made) == {"PAIN-001", "VIEN-001", "VIEN-002", "CHAUSSON", "SERV-001"}  # Name mode: the SKU
+        assert {(i["Type"], accounts(i)) for i in made.values()} == {
+            ("NonInventory", ("Ventes de marchandises", "Achats de marchandises", None))}
     with bakery(tmp_path, {"create_items": False}) as (run, _):
         plan, _ = run.sync()
         errors = [c for c in plan.changes if c.flow == "invoices" and c.error]
-        assert len(errors) == 3 and "no Item with Name = 'BAG-TRAD'" in errors[0].error["message"]
-        assert run.query("Invoice") == [] and not run.query("Item", "Name = 'BAG-TRAD'")
+        assert len(errors) == 3 and "no Item with Name = 'PAIN-001'" in errors[0].error["message"]
+        assert run.query("Invoice") == [] and not run.query("Item", "Name = 'PAIN-001'")
+
+
+def test_F13_a_stock_item_needs_the_asset_account(tmp_path: Path) -> None:
+    settings = {"create_items": True, "stock_asset_account": "Stock absent"}
+    with bakery(tmp_path, settings) as (run, _):
+        plan, _ = run.sync()
+        errors = {c.key: c.error["message"] for c in plan.changes if c.error}
+        assert sorted(errors) == ["1201", "1202", "1204"] and "no Account with Name = 'Stock absent'" in errors["1201"]
+
+
+# -- F13 expense workflow: its own option to create missing items ------------------------------------------
+
+FLOUR = {"expenseid": 74, "vendor": "Moulins Bourgeois", "amount": {"amount": "180.00", "code": "EUR"},
+         "categoryid": 11, "category_name": "Matières premières", "taxName1": "VAT 10", "taxAmount1": None,
+         "notes": "Farine T65, 6 sacs", "date": "2025-01-04", "updated": "2025-01-04 18:00:00"}
+BAGS = dict(FLOUR, expenseid=75, amount={"amount": "24.00", "code": "EUR"}, category_name="Emballages",
+            taxName1="VAT 20", notes="Sacs kraft")
+SUPPLIES = (dict(fb.ITEMS[0], itemid=611, name="FARINE-T65", sku=None, inventory="35"),
+            dict(fb.ITEMS[3], itemid=612, name="SACS-KRAFT", sku=None, inventory=None))
+BOUGHT = {"expense_products": {"add": {"Matières premières": "FARINE-T65", "Emballages": "SACS-KRAFT"}}}
+EXPENSE_ITEMS = {"sync_invoices": False, "sync_expenses": True, "create_items": False,
+                 "expense_item_income_account": "Prestations de services",
+                 "expense_item_expense_account": "Fournitures administratives",
+                 "expense_stock_income_account": "Ventes de marchandises",
+                 "expense_stock_expense_account": "Achats de marchandises",
+                 "expense_stock_asset_account": "Stocks de marchandises"}
+
+
+def supplier_fake() -> FakeProduct:
+    return FakeProduct(fb.spec(invoices=(), payments=(), expenses=(*fb.EXPENSES, FLOUR, BAGS),
+                               items=(*fb.ITEMS, *SUPPLIES)))
+
+
+def test_F13_expense_workflow_creates_missing_items_by_its_own_option(tmp_path: Path) -> None:
+    with bakery(tmp_path, {**EXPENSE_ITEMS, "expense_create_items": True}, BOUGHT, fake=supplier_fake()) as (run, _):
+        synced(run)
+        bills = by_number(run, "Bill")
+        assert sorted(bills) == ["71", "72", "73", "74", "75"]
+        line = bills["74"]["Line"][0]
+        assert line["DetailType"] == "ItemBasedExpenseLineDetail" and line["Amount"] == Decimal("180.00")
+        assert name_of(line["ItemBasedExpenseLineDetail"]["ItemRef"]) == "FARINE-T65"
+        assert bills["71"]["Line"][0]["DetailType"] == "AccountBasedExpenseLineDetail"  # no product: an account
+        made = made_items(run)
+        assert (made["FARINE-T65"]["Type"], accounts(made["FARINE-T65"])) == (
+            "Inventory", ("Ventes de marchandises", "Achats de marchandises", "Stocks de marchandises"))
+        assert made["FARINE-T65"]["InvStartDate"] == "2025-01-04"
+        assert (made["SACS-KRAFT"]["Type"], accounts(made["SACS-KRAFT"])) == (
+            "NonInventory", ("Prestations de services", "Fournitures administratives", None))
+
+
+def test_F13_expense_items_not_created_when_only_the_invoice_option_is_on(tmp_path: Path) -> None:
+    settings = {**EXPENSE_ITEMS, "create_items": True, "expense_create_items": False}
+    with bakery(tmp_path, settings, BOUGHT, fake=supplier_fake()) as (run, _):
+        plan, _ = run.sync()
+        errors = {c.key: c.error["message"] for c in plan.changes if c.error}
+        assert sorted(errors) == ["74", "75"] and "no Item with Name = 'FARINE-T65'" in errors["74"]
+        assert sorted(by_number(run, "Bill")) == ["71", "72", "73"]  # the others still go
+        assert not run.query("Item", "Name = 'FARINE-T65'")
 
 
 # -- F14 sales taxes ------------------------------------------------------------------------------------------
@@ -481,6 +630,7 @@ def test_F21_hourly_sync_picks_up_what_freshbooks_changed_since(tmp_path: Path, 
     app = create_app(test_config())
     try:
         with serve(app) as qbo_url, serve_app(fake.app) as fb_url:
+            sandbox_of(app).write(REALM, "Account", dict(STOCK_ACCOUNT))
             profile = write_profile(tmp_path, {**ITEMS, "api_url": fb_url})
             for name, value in {"PASSERELLE_QBO_BASE_URL": qbo_url, "PASSERELLE_QBO_REALM": REALM,
                                 "PASSERELLE_QBO_ACCESS_TOKEN": TEST_TOKEN, "PASSERELLE_STATE": str(tmp_path / "s.db"),

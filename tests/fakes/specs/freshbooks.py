@@ -6,7 +6,9 @@ The fixtures are a French bakery's January: invoices with their lines (item ``na
 codes there —, ``description``, ``qty``, ``unit_cost``, ``amount`` and the line's tax as ``taxName1`` with its
 percentage in ``taxAmount1``), the client (``fname``, ``lname``, ``organization``, ``email``), the invoice
 total with tax in ``amount`` and a discount in ``discount_total``; payments of those invoices with their method
-(``type``); expenses with vendor, category, tax and notes. Totals are FreshBooks': tax is rounded per line, so
+(``type``); expenses with vendor, category, tax and notes; the product list (``items``: ``name`` unique, the
+shop's ``sku`` reference, ``inventory`` the stock count of a product whose stock FreshBooks tracks, null
+otherwise), which invoice lines name by ``name``. Totals are FreshBooks': tax is rounded per line, so
 an invoice may differ by a cent from QuickBooks' per-rate tax (which is what the rounding line is for)."""
 
 from __future__ import annotations
@@ -86,6 +88,18 @@ EXPENSES = tuple({"expenseid": 70 + n, "vendor": v, "amount": {"amount": a, "cod
                      (2, "EDF", "61.37", 7, "Utilities", "VAT 20", "Électricité décembre"),
                      (3, "La Poste", "9.90", 9, "Telephone", None, None)])
 
+# The shop's products: bread and pastries are stock items with a shop reference (SKU) that differs from the
+# code the lines carry as name; the turnover has no SKU; catering is a service; the birthday cake (GAT-ANNIV,
+# invoice 1203) is typed on its invoice, with no product.
+ITEMS = tuple({"itemid": 600 + n, "name": name, "description": label, "sku": sku, "inventory": stock, "qty": "1",
+               "unit_cost": {"amount": price, "code": "EUR"}, "updated": "2024-12-20 10:00:00"}
+              for n, name, label, sku, stock, price in [
+                  (1, "BAG-TRAD", "Baguette tradition", "PAIN-001", "240", "1.20"),
+                  (2, "CRO-BEUR", "Croissant pur beurre", "VIEN-001", "180", "1.10"),
+                  (3, "PAIN-CHOC", "Pain au chocolat", "VIEN-002", "150", "1.25"),
+                  (4, "CHAUSSON", "Chausson aux pommes", None, None, "0.95"),
+                  (5, "TRAITEUR", "Plateau traiteur", "SERV-001", None, "45.00")])
+
 
 def _resource(kind: str, idf: str, records: tuple[dict[str, Any], ...], single: str) -> FakeResource:
     base = f"/accounting/account/{{account_id}}/{kind}/{kind}"
@@ -97,8 +111,9 @@ def _resource(kind: str, idf: str, records: tuple[dict[str, Any], ...], single: 
 
 
 def spec(token: str | None = TOKEN, *, invoices: tuple[dict[str, Any], ...] = INVOICES,
-         payments: tuple[dict[str, Any], ...] = PAYMENTS, expenses: tuple[dict[str, Any], ...] = EXPENSES
-         ) -> ProductSpec:
+         payments: tuple[dict[str, Any], ...] = PAYMENTS, expenses: tuple[dict[str, Any], ...] = EXPENSES,
+         items: tuple[dict[str, Any], ...] = ITEMS) -> ProductSpec:
     return ProductSpec("freshbooks", (_resource("invoices", "invoiceid", invoices, "invoice"),
                                       _resource("payments", "paymentid", payments, "payment"),
-                                      _resource("expenses", "expenseid", expenses, "expense")), bearer=token)
+                                      _resource("expenses", "expenseid", expenses, "expense"),
+                                      _resource("items", "itemid", items, "item")), bearer=token)
