@@ -563,6 +563,24 @@ def _no_template(src: Src) -> CompiledTemplate:
     return CompiledTemplate(src, lambda scope: src.text, frozenset(), ())
 
 
+# Templates in a connection's options (base URL, headers, params, paths) see the settings, and write paths the
+# record's ``target_id``; each connector compiles its own when it is built, but names are checked here, with
+# the rest of the pack, so a misspelt setting fails `validate` instead of a sync.
+CONNECTION_NAMES = SETTINGS_ONLY | {"target_id"}
+
+
+def _connection_templates(c: _Compiler, value: Any, path: tuple[str, ...], loc: Any) -> None:
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            c.template(Src(value, loc, path), CONNECTION_NAMES)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _connection_templates(c, item, (*path, str(key)), loc)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _connection_templates(c, item, (*path, str(index)), loc)
+
+
 def compile_pack(resolved: ResolvedPack, *, observe: TableObserver | None = None) -> CompiledPack:
     """Compile every flow, machine and check; raises ``PasserelleError`` with every error found.
     ``observe(table, key)`` is told of every table lookup (``check --tables`` learns which rows records reach)."""
@@ -575,6 +593,8 @@ def compile_pack(resolved: ResolvedPack, *, observe: TableObserver | None = None
         if compiled is not None:
             machines[name] = compiled
     checks = {name: _compile_check(c, check) for name, check in resolved.pack.checks.items()}
+    for conn in resolved.connections.values():
+        _connection_templates(c, conn.options, ("connections", conn.name), conn.loc)
     if c.errors:
         raise PasserelleError(c.errors)
     return CompiledPack(resolved, c.settings, MappingProxyType(flows), MappingProxyType(machines),
