@@ -11,6 +11,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
@@ -186,17 +187,13 @@ class HttpProduct:
         base, wanted = httpx.URL(self._base), httpx.URL(url)
         return (base.scheme, base.host, base.port) == (wanted.scheme, wanted.host, wanted.port)
 
-    def fetch_bytes(self, url: str) -> bytes:
-        """A file on this API's host (a receipt, a PDF), through the authenticated client."""
-        where = self.spec.where.at(resource="files")
-        client = self._open(where)
-        try:
-            response = client.get(url)
-        except httpx.HTTPError as exc:
-            raise fail("E901", where, f"GET {httpx.URL(url).path} failed: {type(exc).__name__}") from None
-        if response.status_code >= 400:
-            raise fail("E901", where, f"GET {httpx.URL(url).path} answered HTTP {response.status_code}")
-        return response.content
+    def open_file(self, url: str) -> AbstractContextManager[httpx.Response]:
+        """A streamed GET of a file on this API's host (a receipt, a PDF) through the authenticated client.
+
+        Redirects are not followed: the caller (``connectors.fetch.FileFetcher``) reads the answer within
+        its size and time bounds and checks a redirect's target like any other URL, without these
+        credentials."""
+        return self._open(self.spec.where.at(resource="files")).stream("GET", url)
 
     def close(self) -> None:
         if self._client is not None:

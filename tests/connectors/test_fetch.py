@@ -183,3 +183,138 @@ def test_allowed_and_private_hosts_come_from_the_pack_and_the_profile(tmp_path: 
     resolved = run_pipeline(pack / "customers" / "acme.yaml").resolved
     assert resolved.allowed_hosts == ("receipts.example.com", "*.storage.example.net", "cdn.acme.example")
     assert resolved.private_hosts == ("files.intranet", "10.0.0.7")
+
+
+# -- DNS rebinding: the connection goes to the address that was checked ----------------------------------
+
+class Rebinding:
+    """A resolver answering a public address first and an internal one afterwards (DNS rebinding)."""
+
+    def __init__(self, first: list[str], later: list[str]) -> None:
+        self.first, self.later, self.calls = first, later, 0
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls += 1
+        return self.first if self.calls == 1 else self.later
+
+
+def test_the_connection_goes_to_the_checked_address_with_the_host_name_in_host_and_sni(tmp_path: Path) -> None:
+    seen: list[tuple[str, str, object]] = []
+
+    def network(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, request.headers["host"], request.extensions.get("sni_hostname")))
+        return httpx.Response(200, content=b"%PDF")
+
+    resolver = Rebinding([PUBLIC], ["127.0.0.1"])
+    fetcher = FileFetcher(tmp_path, policy=HostPolicy.of(("files.example.com",)), resolver=resolver,
+                          network=httpx.MockTransport(network))
+    assert fetcher.fetch("https://files.example.com/r.pdf?sig=1") == b"%PDF"
+    assert seen == [(PUBLIC, "files.example.com", "files.example.com")] and resolver.calls == 1
+
+
+def test_each_checked_address_is_tried_in_turn_and_no_other(tmp_path: Path) -> None:
+    tried: list[str] = []
+
+    def network(request: httpx.Request) -> httpx.Response:
+        tried.append(request.url.host)
+        if request.url.host == PUBLIC:
+            raise httpx.ConnectError("unreachable", request=request)
+        return httpx.Response(200, content=b"ok")
+
+    fetcher = FileFetcher(tmp_path, policy=HostPolicy.of(("files.example.com",)),
+                          resolver=Rebinding([PUBLIC, "2606:2800:220:1::1"], ["10.0.0.1"]),
+                          network=httpx.MockTransport(network))
+    assert fetcher.fetch("https://files.example.com:8443/r.pdf") == b"ok"
+    assert tried == [PUBLIC, "2606:2800:220:1::1"]
+    failing = FileFetcher(tmp_path, policy=HostPolicy.of(("files.example.com",)), resolver=Rebinding([PUBLIC], []),
+                          network=httpx.MockTransport(network))
+    assert "cannot download attachment files.example.com/r.pdf: ConnectError" in _refusal(
+        failing, "https://files.example.com/r.pdf")
+
+
+@pytest.fixture
+def host_echo() -> Iterator[str]:
+    async def echo(request: object) -> Response:
+        return Response(request.headers["host"].encode())  # type: ignore[attr-defined]
+
+    with serve_app(Starlette(routes=[Route("/host", echo)])) as base:
+        yield base
+
+
+def test_over_real_sockets_the_pinned_address_is_reached_and_the_name_is_sent(
+        tmp_path: Path, host_echo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real transport connects to the checked address (loopback, accepted here for the test) even
+    though the name now resolves to an address that would be refused."""
+    import connectors.fetch
+
+    monkeypatch.setattr(connectors.fetch, "_public", lambda address: address == "127.0.0.1")
+    port = httpx.URL(host_echo).port
+    resolver = Rebinding(["127.0.0.1"], ["10.255.255.1"])
+    fetcher = FileFetcher(tmp_path, policy=HostPolicy.of(("files.example.test",)), resolver=resolver)
+    assert fetcher.fetch(f"http://files.example.test:{port}/host") == f"files.example.test:{port}".encode()
+    assert resolver.calls == 1
+
+
+# -- files on a connection's own host: same bounds, credentials never leave the host --------------------
+
+def _product(handler: object, **kwargs: object) -> object:
+    from connectors.http import HttpProduct
+    from engine.errors import Loc
+    from engine.model import Connection
+
+    options = {"connector": "http", "base_url": "https://api.example.test",
+               "auth": {"type": "bearer", "token": {"secret": "api_token"}},
+               "resources": {"items": {"path": "/items", "records": "data"}}}
+    return HttpProduct(Connection("product", "http", options, Loc("pack.yaml", 3, 3)),
+                       secrets={"api_token": "API_TOKEN"}, environ={"API_TOKEN": "s3cr3t"},
+                       transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+                       **kwargs)  # type: ignore[arg-type]
+
+
+def _owned_download(max_bytes: int, deadline: float, pause: float, length: str | None) -> str:
+    headers = {"content-length": length} if length else {}
+    product = _product(lambda request: httpx.Response(200, headers=headers, content=_endless(b"x" * 65536, pause)))
+    fetcher = FileFetcher(Path("."), sources={"product": product}, max_bytes=max_bytes, deadline=deadline)
+    try:
+        fetcher.fetch("https://api.example.test/files/r.pdf")
+    except PasserelleError as exc:
+        return exc.errors[0].message
+    return "downloaded"
+
+
+def test_a_file_on_the_connection_host_is_cut_at_the_size_limit() -> None:
+    assert run_bounded(_owned_download, 10_000_000, 600.0, 0.0, None).endswith("is over the 10000000-byte limit")
+    assert run_bounded(_owned_download, 1000, 600.0, 0.0, "5000000000").endswith(
+        "is 5000000000 bytes, over the 1000-byte limit")
+
+
+def test_a_file_on_the_connection_host_is_cut_at_the_deadline() -> None:
+    assert run_bounded(_owned_download, 10**12, 0.5, 0.05, None).endswith("took more than 0.5 s to download")
+
+
+def test_a_file_on_the_connection_host_is_read_with_its_credentials(tmp_path: Path) -> None:
+    seen: list[str | None] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, content=b"%PDF receipt")
+
+    fetcher = FileFetcher(tmp_path, sources={"product": _product(api)})
+    assert fetcher.fetch("https://api.example.test/files/r.pdf") == b"%PDF receipt"
+    assert seen == ["Bearer s3cr3t"]
+
+
+def test_a_redirect_off_the_connection_host_is_checked_and_carries_no_credentials(tmp_path: Path) -> None:
+    api = _product(lambda request: httpx.Response(302, headers={"location": "https://bucket.example.com/r?sig=x"}))
+    assert "attachment host 'bucket.example.com' is not allowed" in _refusal(
+        FileFetcher(tmp_path, sources={"product": api}), "https://api.example.test/files/r.pdf")
+    seen: list[tuple[str, str | None]] = []
+
+    def bucket(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("authorization")))
+        return httpx.Response(200, content=b"%PDF from the bucket")
+
+    fetcher = FileFetcher(tmp_path, sources={"product": api}, policy=HostPolicy.of(("bucket.example.com",)),
+                          resolver=lambda host, port: [PUBLIC], network=httpx.MockTransport(bucket))
+    assert fetcher.fetch("https://api.example.test/files/r.pdf") == b"%PDF from the bucket"
+    assert seen == [(f"https://{PUBLIC}/r?sig=x", None)]
