@@ -20,6 +20,7 @@ from engine.context import OMIT, EvalContext, PendingCreate, TraceEntry
 from engine.errors import PasserelleError, RuleError
 from engine.expressions import CompiledExpr, ExprEnv, Skip, compile_expr
 from engine.functions import EvalFailure, date, round_money, to_decimal
+from engine.guards import guard_errors
 from engine.machines import CompiledMachine, compile_machine
 from engine.model import (
     Check,
@@ -308,9 +309,9 @@ def _c_list(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
 def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
     if spec.flow is not None:
         return _ledger_ref(c, spec, names)
-    value_expr = c.expr(spec.value, names)
     if spec.connection is not None:
         return _source_ref(c, spec, names)
+    value_expr = c.expr(spec.value, names)
     create_when = c.expr(spec.create_when, names | {"value"})
     create = c.value(spec.create, names | {"value"}) if spec.create is not None else None
     entity, by, on_missing = spec.entity, _static_by(c, spec), spec.on_missing
@@ -360,7 +361,6 @@ def _static_by(c: _Compiler, spec: RefValue) -> str:
         return spec.by
 
 
-def _ledger_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
 def _source_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
     """A record of another resource of a source connection: the whole record, or its `field`."""
     value_expr = c.expr(spec.value, names)
@@ -381,6 +381,7 @@ def _source_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, st
     return run, f"ref {connection}.{resource} by {by}"
 
 
+def _ledger_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
     key_expr = c.expr(spec.key, names)
     key_fn = key_expr.fn if key_expr else _failing("invalid ref")
     flow, on_missing, bare, field = spec.flow, spec.on_missing, spec.shape == "id", spec.field
@@ -593,6 +594,7 @@ def compile_pack(resolved: ResolvedPack, *, observe: TableObserver | None = None
         if compiled is not None:
             machines[name] = compiled
     checks = {name: _compile_check(c, check) for name, check in resolved.pack.checks.items()}
+    c.errors.extend(guard_errors(resolved.pack.flows, resolved.pack.machines, c.settings, c.env(SETTINGS_ONLY)))
     for conn in resolved.connections.values():
         _connection_templates(c, conn.options, ("connections", conn.name), conn.loc)
     if c.errors:
