@@ -64,7 +64,7 @@ class SandboxConfig:
     """Everything that changes how the sandbox behaves. Defaults model QBO; tests tighten or loosen them."""
 
     realms: tuple[RealmSpec, ...] = field(default_factory=_default_realms)
-    # OAuth: one registered app. Empty redirect_uris accepts any redirect URI.
+    # OAuth: one registered app. Empty redirect_uris accepts only http loopback callbacks (localhost, 127.0.0.1).
     client_id: str = "sandbox-client-id"
     client_secret: str = "sandbox-client-secret"
     redirect_uris: tuple[str, ...] = ()

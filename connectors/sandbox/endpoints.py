@@ -59,6 +59,8 @@ def post_entity(request: ApiRequest) -> ApiResponse:
     if entity in _SINGLETONS:
         return post_singleton(request)
     body = loads(request.body or b"{}")
+    if not isinstance(body, dict):
+        raise QboError("2010", f"The request body must be a {entity} object")
     result = request.sandbox.write(request.realm_id, entity, body, _operation(request.query),
                                    allow_duplicate_docnum=_allow_duplicates(request.query))
     return ApiResponse({entity: result})
@@ -95,7 +97,10 @@ def query(request: ApiRequest) -> ApiResponse:
         content_type = request.headers.get("content-type", "")
         if not any(kind in content_type for kind in ("application/text", "text/plain")):
             raise QboError("2010", "POST /query needs Content-Type: application/text", "Content-Type")
-        text = request.body.decode("utf-8")
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise QboError("4000", "QueryParserError: the query is not UTF-8 text") from None
     return ApiResponse({"QueryResponse": request.sandbox.query(request.realm_id, text or "")})
 
 

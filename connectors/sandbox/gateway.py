@@ -90,8 +90,8 @@ def _check_minor_version(query: Mapping[str, str]) -> None:
     value = query.get("minorversion")
     if value is None:
         return
-    if not value.isdigit():
-        raise QboError("2010", f"minorversion {value!r} is not a number", "minorversion")
+    if not value.isdigit() or len(value) > 6:
+        raise QboError("2010", f"minorversion {value[:20]!r} is not a number QBO knows", "minorversion")
     if int(value) > MAX_MINOR_VERSION:
         raise QboError("2010", f"minorversion {value} is not supported; the highest is {MAX_MINOR_VERSION}",
                        "minorversion")

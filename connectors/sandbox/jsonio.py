@@ -11,14 +11,18 @@ from connectors.sandbox.errors import QboError
 __all__ = ["CENT", "dumps", "loads", "money", "to_decimal"]
 
 CENT = Decimal("0.01")
+MAX_MAGNITUDE = Decimal(10) ** 15  # QBO keeps amounts and quantities as 15-digit figures; larger ones are faults
 
 
 def loads(raw: bytes | str) -> Any:
-    """Parse a request body, keeping decimals exact; malformed JSON is QBO's 2010 fault."""
+    """Parse a request body, keeping decimals exact; malformed JSON (bad UTF-8, nesting too deep for the
+    parser, a 5,000-digit integer) is QBO's 2010 fault."""
     try:
         return json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise QboError("2010", f"Request body is not valid JSON: {exc}") from None
+        raise QboError("2010", f"Request body is not valid JSON: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise QboError("2010", "Request body is not valid JSON: nested too deeply") from None
 
 
 def _plain(value: Any) -> Any:
@@ -43,9 +47,12 @@ def to_decimal(value: Any, element: str = "") -> Decimal:
     try:
         result = Decimal(str(value))
     except InvalidOperation:
-        raise QboError("2010", f"Invalid number: {value!r}", element) from None
+        raise QboError("2010", f"Invalid number: {str(value)[:40]!r}", element) from None
     if not result.is_finite():
-        raise QboError("2010", f"Invalid number: {value!r}", element)
+        raise QboError("2010", f"Invalid number: {str(value)[:40]}", element)
+    if abs(result) >= MAX_MAGNITUDE:
+        raise QboError("2010", f"Invalid number: {str(value)[:40]} is out of range (at most 15 digits before "
+                               "the decimal point)", element)
     return result
 
 

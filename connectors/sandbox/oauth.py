@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from connectors.sandbox.clock import Clock
 from connectors.sandbox.config import SandboxConfig
@@ -99,7 +99,7 @@ class OAuthServer:
         if params.get("client_id") != self.config.client_id:
             raise OAuthError("invalid_client", 401)
         redirect_uri = params.get("redirect_uri", "")
-        if not redirect_uri or (self.config.redirect_uris and redirect_uri not in self.config.redirect_uris):
+        if not _registered(redirect_uri, self.config.redirect_uris):
             raise OAuthError("invalid_redirect_uri")
         state = params.get("state")
         if params.get("response_type", "code") != "code":
@@ -199,6 +199,22 @@ class OAuthServer:
         self._access[access] = _Grant(realm_id, now + timedelta(seconds=self.config.token_ttl),
                                       refresh_token=refresh)
         return TokenSet(access, refresh, realm_id, int(self.config.token_ttl), int(self.config.refresh_token_ttl))
+
+
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _registered(uri: str, registered: tuple[str, ...]) -> bool:
+    """Only registered redirect URIs are redirected to (the authorize endpoint is no open redirect);
+    without any registered, only plain-http loopback callbacks (``passerelle connect``'s local listener)."""
+    if registered:
+        return uri in registered
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return False
+    return parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK and not parts.username
 
 
 def _redirect(uri: str, params: Mapping[str, str | None]) -> str:

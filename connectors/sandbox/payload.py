@@ -9,6 +9,7 @@ third-party clients serialise unset attributes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from connectors.qbo.entities import EntitySpec
@@ -73,6 +74,35 @@ ENUMS: Mapping[tuple[str, str], frozenset[str]] = {
 }
 
 
+# Fields QBO deserialises as one string, date, number or boolean: an object or an array there is refused
+# (2010, as QBO's deserialiser words it), never stored.
+# A number sent for a text field is read as its text, as QBO's deserialiser does.
+TEXTS: frozenset[str] = frozenset({
+    "DisplayName", "GivenName", "MiddleName", "FamilyName", "CompanyName", "Title", "Suffix", "PrintOnCheckName",
+    "Name", "Sku", "Description", "TxnDate", "DueDate", "ShipDate", "DocNumber", "PrivateNote", "Notes", "AcctNum",
+    "PaymentRefNum",
+}) | {key for _, key in MAX_LENGTHS} | {key for _, key in ENUMS}
+SCALARS: frozenset[str] = TEXTS | {"Active", "Taxable", "Job", "BillWithParent", "UnitPrice", "Qty"}
+# References and addresses are objects: a bare value there is refused.
+_OBJECT_SUFFIXES = ("Ref", "Addr")
+_REF_LISTS = frozenset({"AttachableRef"})  # a list of references
+
+
+def _scalar(key: str, value: Any) -> Any:
+    """``value`` as QBO reads it for ``key``; 2010 for a value of the wrong shape."""
+    if key in SCALARS and isinstance(value, dict | list):
+        token = "START_OBJECT" if isinstance(value, dict) else "START_ARRAY"
+        raise QboError("2010", f"Property Name:Can not deserialize instance of {key} out of {token} token "
+                               "specified is unsupported or invalid", key)
+    shape = list if key in _REF_LISTS else dict
+    if key.endswith(_OBJECT_SUFFIXES) and value is not None and value != "" and not isinstance(value, shape):
+        raise QboError("2010", f"Property Name:Can not construct instance of {key} from a "
+                               f"{type(value).__name__} value specified is unsupported or invalid", key)
+    if key in TEXTS and isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def _empty(value: Any) -> bool:
     return value is None or value in ("", [])
 
@@ -81,12 +111,13 @@ def clean(spec: EntitySpec, body: Mapping[str, Any]) -> dict[str, Any]:
     """The writable part of a payload; 2010 for a field the catalogue does not know."""
     read_only = READ_ONLY.get(spec.name, frozenset())
     result: dict[str, Any] = {}
-    for key, value in body.items():
+    for key, sent in body.items():
         if key not in spec.fields and key not in SYSTEM:
             raise QboError("2010", f"Property Name:Unrecognized field \"{key}\" (class {spec.name}), "
                                    "not marked as ignorable specified is unsupported or invalid", key)
         if key in SYSTEM or key in read_only:
             continue
+        value = _scalar(key, sent)
         if _empty(value) and key != "Line":
             continue
         result[key] = value
@@ -101,10 +132,11 @@ def _clean_line(spec: EntitySpec, line: Any) -> dict[str, Any]:
     if not isinstance(line, dict):
         raise QboError("2010", "Each Line must be an object", "Line")
     out: dict[str, Any] = {}
-    for key, value in line.items():
+    for key, sent in line.items():
         if key not in LINE_FIELDS and key not in LINE_DETAIL_FIELDS and key != "GroupLineDetail":
             raise QboError("2010", f"Property Name:Unrecognized field \"{key}\" (class Line), "
                                    "not marked as ignorable specified is unsupported or invalid", f"Line.{key}")
+        value = _scalar(key, sent)
         if _empty(value) and key not in ("LinkedTxn",):
             continue
         out[key] = _clean_detail(key, value) if key in LINE_DETAIL_FIELDS and isinstance(value, dict) else value
@@ -114,11 +146,12 @@ def _clean_line(spec: EntitySpec, line: Any) -> dict[str, Any]:
 def _clean_detail(detail_type: str, detail: Mapping[str, Any]) -> dict[str, Any]:
     known = LINE_DETAIL_FIELDS[detail_type]
     out: dict[str, Any] = {}
-    for key, value in detail.items():
+    for key, sent in detail.items():
         if key not in known:
             raise QboError("2010", f"Property Name:Unrecognized field \"{key}\" (class {detail_type}), "
                                    "not marked as ignorable specified is unsupported or invalid",
                            f"Line.{detail_type}.{key}")
+        value = _scalar(key, sent)
         if not _empty(value):
             out[key] = value
     return out

@@ -4,6 +4,10 @@
 [STARTPOSITION n] [MAXRESULTS n]``; conditions use ``= < > <= >= IN LIKE``. Keywords are
 case-insensitive; strings are single-quoted with backslash escapes. OR, JOIN and GROUP BY are
 refused, as QBO does, with fault 4000.
+
+The text comes from whoever calls the sandbox, so it is bounded: at most ``MAX_QUERY_LENGTH``
+characters, and STARTPOSITION/MAXRESULTS of at most ``MAX_INTEGER_DIGITS`` digits (a 5,000-digit
+number is a fault, not a ``ValueError`` from ``int()``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from decimal import Decimal
 
 from connectors.sandbox.errors import QboError
 
-__all__ = ["CURRENT_DATE", "Condition", "Order", "Query", "Value", "parse_query"]
+__all__ = ["CURRENT_DATE", "MAX_INTEGER_DIGITS", "MAX_QUERY_LENGTH", "Condition", "Order", "Query", "Value",
+           "like", "parse_query"]
 
 
 class _CurrentDate:
@@ -26,6 +31,8 @@ CURRENT_DATE = _CurrentDate()
 Value = str | Decimal | bool | _CurrentDate
 MAX_RESULTS = 1000
 DEFAULT_RESULTS = 100
+MAX_QUERY_LENGTH = 1_000_000  # characters; a sandbox bound (QBO documents none): 1000-value IN lists fit many times
+MAX_INTEGER_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,9 @@ class _Parser:
     def integer(self) -> int:
         token = self.expect("number")
         if "." in token.text:
-            raise _invalid(f"{token.text} is not an integer")
+            raise _invalid(f"{token.text[:40]} is not an integer")
+        if len(token.text.lstrip("-")) > MAX_INTEGER_DIGITS:
+            raise _invalid(f"value {token.text[:20]}... is too large. Max allowed value is {MAX_RESULTS}")
         return int(token.text)
 
     def parse(self) -> Query:
@@ -234,4 +243,26 @@ def parse_query(text: str) -> Query:
     """Parse one query; fault 4000 on any syntax error."""
     if not text or not text.strip():
         raise _parse_error("<EOF>", 1, '"select"')
+    if len(text) > MAX_QUERY_LENGTH:
+        raise _invalid(f"the query is {len(text)} characters long; at most {MAX_QUERY_LENGTH} are read")
     return _Parser(text.strip().rstrip(";")).parse()
+
+
+def like(text: str, pattern: str) -> bool:
+    """QBO's LIKE (``%`` matches any run of characters, case-insensitive) in linear passes, never a
+    regex: ``'%a%a%a…b'`` against a long run of ``a`` would make a backtracking matcher hang."""
+    parts = pattern.casefold().split("%")
+    text = text.casefold()
+    if len(parts) == 1:
+        return text == parts[0]
+    first, *middle, last = parts
+    end = len(text) - len(last)
+    if end < len(first) or not text.startswith(first) or not text.endswith(last):
+        return False
+    position = len(first)
+    for part in middle:  # leftmost placement of each fixed part is always the best one for `%` globs
+        found = text.find(part, position, end)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return True

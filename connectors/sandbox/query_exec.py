@@ -17,7 +17,7 @@ from typing import Any
 from connectors.sandbox.catalogue import ENTITIES, UNSERVED
 from connectors.sandbox.errors import QboError
 from connectors.sandbox.operations import render
-from connectors.sandbox.query import CURRENT_DATE, Condition, Order, Query, Value, parse_query
+from connectors.sandbox.query import CURRENT_DATE, Condition, Order, Query, Value, like, parse_query
 from connectors.sandbox.store import RealmState
 from connectors.sandbox.timefmt import parse_instant, today
 
@@ -113,11 +113,6 @@ def _comparable(stored: Any, wanted: Value, tz: str, now: datetime) -> tuple[Any
     return text.casefold(), other.casefold()
 
 
-def _like(stored: Any, pattern: str) -> bool:
-    regex = ".*".join(re.escape(part) for part in pattern.casefold().split("%"))
-    return re.fullmatch(regex, str(stored).casefold(), re.DOTALL) is not None
-
-
 _OPS: Mapping[str, Callable[[Any, Any], bool]] = {
     "=": lambda a, b: a == b, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
     "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b,
@@ -128,7 +123,7 @@ def _matches(row: Mapping[str, Any], entity: str, condition: Condition, tz: str,
     stored = _values(row, condition.field.split("."))
     for value in stored:
         if condition.op == "LIKE":
-            if _like(value, str(condition.values[0])):
+            if like(str(value), str(condition.values[0])):
                 return True
             continue
         compare = _OPS["="] if condition.op == "IN" else _OPS[condition.op]

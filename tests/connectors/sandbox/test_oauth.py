@@ -17,7 +17,7 @@ REDIRECT = "https://app.example/callback"
 
 @pytest.fixture
 def anonymous(clock: ManualClock) -> Any:
-    config = SandboxConfig(clock=clock, token_ttl=600, refresh_grace=30)
+    config = SandboxConfig(clock=clock, token_ttl=600, refresh_grace=30, redirect_uris=(REDIRECT,))
     with InProcessClient(create_app(config), token=None) as c:
         yield c
 
