@@ -3,7 +3,10 @@ and the Orderry fake (tests/fakes/specs/orderry.py). One test or more per featur
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,12 +17,31 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
 from connectors.qbo.limiter import forget_limiters
-from connectors.sandbox import DEFAULT_REALM_IDS, RealmSpec, SandboxConfig, create_app, sandbox_of, serve
+from connectors.sandbox import (
+    DEFAULT_REALM_IDS,
+    RealmSpec,
+    SandboxConfig,
+    WebhookTarget,
+    create_app,
+    sandbox_of,
+    serve,
+)
+from connectors.sandbox.testing import TEST_TOKEN
 from engine.cli.main import cli
+from engine.cli.session import open_session
+from engine.runtime.apply import apply_plan
+from engine.runtime.ledger import StoreLedger
+from engine.runtime.plan import PlanOptions, make_plan
 from engine.runtime.realm import different_company
+from engine.serve.app import create_app as serve_create_app
+from engine.serve.events import QboEvent
+from engine.serve.process import OneRecord
+from engine.serve.profiles import served_profile
+from engine.serve.worker import WorkerOptions
 from engine.store import open_store
 from engine.store.tables import ledger as ledger_table
 from tests.fakes.product import FakeProduct
+from tests.fakes.server import serve_app
 from tests.fakes.specs import orderry
 from tests.packs.harness import PackRun, pack_run
 
@@ -260,7 +282,6 @@ def test_O4_payments_stay_in_qbo_when_switched_off(tmp_path: Path) -> None:
         _ok(run)
         _ok(run)
         assert not [w for w in fake.writes if w.path == "/api/v2/payments" or w.path.endswith("/quickbooks")]
-        assert _orderry_invoice(fake, 501)["status"] == "paid"  # the status event still applies (O6)
 
 
 # -- O5 ----------------------------------------------------------------------------------------------------------
@@ -287,49 +308,196 @@ def test_O5_each_orderry_tax_gets_its_qbo_tax_code() -> None:
 
 
 # -- O6 ----------------------------------------------------------------------------------------------------------
+# Served end to end over loopback HTTP: the QBO sandbox (sending its signed webhooks), the Orderry fake and
+# `passerelle serve`'s app, whose worker plans and applies each event the sandbox reports.
 
-def test_O6_each_qbo_event_moves_the_orderry_invoice_to_the_chosen_status() -> None:
-    two = (orderry.invoice(1, "issued", "Garage Petit", "paris", [orderry.INVOICES[0]["lines"][0]]),
-           orderry.invoice(2, "sent", "Taxi Blanc", "lyon", [orderry.INVOICES[1]["lines"][0]]),
-           orderry.invoice(3, "issued", "Velo Plus", "lyon", [orderry.INVOICES[2]["lines"][0]]))
-    fake = FakeProduct(orderry.spec(invoices=two))
-    with _run(REPAR, fake) as run:
-        _ok(run)
-        assert fake.writes == []  # nothing happened in QBO yet
-        qbo = _invoices(run)
-        edited = run.sandbox.read(run.realm, "Invoice", qbo["INV-501"]["Id"])
-        run.sandbox.write(run.realm, "Invoice", {**edited, "DueDate": "2025-06-30"})   # Invoice updated
-        _pay(run, qbo["INV-502"], str(qbo["INV-502"]["TotalAmt"]))                  # Payment created
-        voided = run.sandbox.read(run.realm, "Invoice", qbo["INV-503"]["Id"])
-        run.sandbox.write(run.realm, "Invoice", {"Id": voided["Id"], "SyncToken": voided["SyncToken"]}, "void")
-        _ok(run)
-        status_writes = {w.path: w.body for w in _writes(fake, "/status")}
-        assert status_writes == {
-            "/api/v2/invoices/501/status": {"status": "modified",
-                                            "comment": "QuickBooks: Invoice updated (invoice INV-501)"},
-            "/api/v2/invoices/502/status": {"status": "paid", "comment": "QuickBooks: Payment created (invoice INV-502)"},
-            "/api/v2/invoices/503/status": {"status": "void", "comment": "QuickBooks: Invoice voided (invoice INV-503)"}}
+WEBHOOK_TOKEN = "verifier-token-for-orderry-tests"
+
+
+@dataclass
+class Live:
+    sandbox: Any
+    fake: FakeProduct
+    session: Any
+    server: Any
+    realm: str
+
+    def settle(self, timeout: float = 20.0) -> None:
+        """Until the sandbox delivered every notification and the worker processed it (twice: work makes more)."""
+        deadline = time.monotonic() + timeout
+        for _ in range(50):
+            assert self.sandbox.webhooks.drain(max(0.1, deadline - time.monotonic()))
+            assert self.server.worker.drain(max(0.1, deadline - time.monotonic()))
+            if not self.sandbox.webhooks._jobs and self.server.worker._queue.unfinished_tasks == 0:
+                time.sleep(0.05)
+                if not self.sandbox.webhooks._jobs and self.server.worker._queue.unfinished_tasks == 0:
+                    return
+        raise AssertionError("did not settle")
+
+    def sync(self) -> None:
+        report = apply_plan(self.session.plan(), self.session.target, self.session.store,
+                            writers=self.session.writers, attacher=self.session.target, fetcher=self.session.fetcher)
+        assert report.ok, report.failures
+        self.session.commit_cursors()
+
+    def invoices(self) -> dict[str, Mapping[str, Any]]:
+        rows = self.sandbox.query(self.realm, "SELECT * FROM Invoice MAXRESULTS 1000").get("Invoice", [])
+        return {row["DocNumber"]: row for row in rows}
+
+    def edit(self, number: str, **fields: Any) -> None:
+        row = self.sandbox.read(self.realm, "Invoice", self.invoices()[number]["Id"])
+        self.sandbox.write(self.realm, "Invoice", {**row, **fields})
+
+    def status_writes(self, ident: int) -> list[str]:
+        return [w.body["status"] for w in _writes(self.fake, f"/invoices/{ident}/status")]
+
+
+@contextmanager
+def _live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeProduct, profile: Path = REPAR) -> Iterator[Live]:
+    forget_limiters()
+    realm = DEFAULT_REALM_IDS["fr"]
+    app = create_app(SandboxConfig(realms=(RealmSpec(realm, "fr"),), static_tokens=(TEST_TOKEN,),
+                                   webhook_token=WEBHOOK_TOKEN, webhook_retry_delays=(0.2, 0.5, 1.0)))
+    sandbox = sandbox_of(app)
+    for key, value in {**ENV, "PASSERELLE_QBO_WEBHOOK_TOKEN": WEBHOOK_TOKEN}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("PASSERELLE_QBO_ACCESS_TOKEN", raising=False)
+    try:
+        with serve(app) as qbo_url, serve_app(fake.app) as orderry_url:
+            monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", qbo_url)
+            text = profile.read_text(encoding="utf-8").replace("pack: orderry", f"pack: {PACK}")
+            path = tmp_path / profile.name
+            path.write_text(text.replace("\nsettings:\n", f"\nsettings:\n  api_base_url: {orderry_url}\n", 1),
+                            encoding="utf-8")
+            store = open_store(str(tmp_path / "state.db"))
+            with open_session(str(path), store=store, token=TEST_TOKEN, realm=realm) as session:
+                served = serve_create_app(store, [served_profile(session)], WorkerOptions(cdc_at_start=False,
+                                                                                          cdc_every=None))
+                server = served.state.server
+                with serve_app(served) as url:
+                    server.worker.start()
+                    try:
+                        sandbox.add_webhook(WebhookTarget(url + "/webhooks/qbo", "cloudevents"))
+                        yield Live(sandbox, fake, session, server, realm)
+                    finally:
+                        server.worker.stop()
+    finally:
+        sandbox.close()
+        forget_limiters()
+
+
+def _three() -> FakeProduct:
+    return FakeProduct(orderry.spec(invoices=(
+        orderry.invoice(1, "issued", "Garage Petit", "paris", [orderry.INVOICES[0]["lines"][0]]),
+        orderry.invoice(2, "sent", "Taxi Blanc", "lyon", [orderry.INVOICES[1]["lines"][0]]),
+        orderry.invoice(3, "issued", "Velo Plus", "lyon", [orderry.INVOICES[2]["lines"][0]]))))
+
+
+def _pay_live(live: Live, number: str, amount: str | None = None) -> None:
+    invoice = live.invoices()[number]
+    total = Decimal(amount or str(invoice["TotalAmt"]))
+    live.sandbox.write(live.realm, "Payment", {
+        "CustomerRef": invoice["CustomerRef"], "TotalAmt": total, "TxnDate": "2025-04-20", "PaymentRefNum": "VIR-1",
+        "PaymentMethodRef": {"value": "48"},
+        "Line": [{"Amount": total, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+
+
+def test_O6_each_qbo_event_moves_the_orderry_invoice_to_the_chosen_status(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _three()
+    with _live(tmp_path, monkeypatch, fake) as live:
+        live.sync()
+        live.settle()
+        assert _writes(fake, "/status") == []  # our own invoices' creation is not an event that moves anything
+        live.edit("INV-501", DueDate="2025-06-30")                     # Invoice Update
+        _pay_live(live, "INV-502")                                     # Payment Create (and QBO's Invoice Update)
+        voided = live.invoices()["INV-503"]
+        live.sandbox.write(live.realm, "Invoice", {"Id": voided["Id"], "SyncToken": voided["SyncToken"]}, "void")
+        live.settle()
         assert [_orderry_invoice(fake, n)["status"] for n in (501, 502, 503)] == ["modified", "paid", "void"]
-        _ok(run)
-        assert len(_writes(fake, "/status")) == 3  # each event moves the status once, not on every sync
+        comments = {w.path: w.body["comment"] for w in _writes(fake, "/status")}
+        assert comments["/api/v2/invoices/501/status"].startswith("QuickBooks: Invoice updated (invoice INV-501 v")
+        assert comments["/api/v2/invoices/502/status"].startswith("QuickBooks: Payment created (invoice INV-502 v")
+        assert comments["/api/v2/invoices/503/status"].startswith("QuickBooks: Invoice voided (invoice INV-503 v")
+        assert live.status_writes(503) == ["void"]
+        live.sync()  # a plain sync reads the same invoices without an event: it moves nothing
+        assert len(_writes(fake, "/status")) == len(comments) + (len(live.status_writes(502)) - 1)
 
 
-def test_O6_the_statuses_are_the_customers_choice() -> None:
+def test_O6_an_update_on_an_invoice_paid_in_orderry_does_not_move_it_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _three()
+    with _live(tmp_path, monkeypatch, fake) as live:
+        live.sync()
+        _pay_live(live, "INV-502")
+        live.settle()
+        assert _orderry_invoice(fake, 502)["status"] == "paid"
+        assert live.status_writes(502)[-1] == "paid"
+        writes = len(_writes(fake, "/status"))
+        live.edit("INV-502", DueDate="2025-07-31")  # an Invoice Update on an invoice paid in Orderry
+        _orderry_invoice(fake, 501)["status"] = "paid"  # paid by hand in Orderry, never moved by QBO
+        live.edit("INV-501", DueDate="2025-07-31")
+        live.settle()
+        assert len(_writes(fake, "/status")) == writes  # nothing sent: the transfer rules allow no move from paid
+        assert [_orderry_invoice(fake, n)["status"] for n in (501, 502)] == ["paid", "paid"]
+        qbo = live.invoices()["INV-502"]  # the plan of that event says why
+        event = QboEvent(live.realm, "Invoice", qbo["Id"], "Update", "2025-07-31T10:00:00Z")
+        plan = make_plan(live.session.loaded, live.session.target,
+                         {**live.session.sources, "qbo": OneRecord("Invoice", qbo, event)},
+                         StoreLedger(live.session.store, live.session.key), PlanOptions(record=qbo["Id"]))
+        (skip,) = [c for c in plan.changes if c.flow == "invoice_events"]
+        assert skip.action == "skip" and skip.reason == (
+            "machine 'invoice_status' allows no move from 'paid' to 'modified' (invoices 502 is 'paid' now)")
+
+
+def test_O6_every_invoice_update_moves_the_status_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _three()
+    with _live(tmp_path, monkeypatch, fake) as live:
+        live.sync()
+        live.edit("INV-501", DueDate="2025-06-30")
+        live.settle()
+        assert live.status_writes(501) == ["modified"]
+        _orderry_invoice(fake, 501)["status"] = "issued"  # reissued in Orderry (modified -> issued)
+        live.edit("INV-501", DueDate="2025-07-15")
+        live.settle()
+        assert live.status_writes(501) == ["modified", "modified"] and _orderry_invoice(fake, 501)["status"] == "modified"
+        live.edit("INV-501", DueDate="2025-07-31")  # still modified: the same status, told again with this event
+        live.settle()
+        assert live.status_writes(501) == ["modified"] * 3
+        comments = [w.body["comment"] for w in _writes(fake, "/invoices/501/status")]
+        assert len(set(comments)) == 3  # each event its own write (its time in the comment)
+
+
+def test_O6_a_void_or_a_delete_in_qbo_gives_the_voided_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _three()
+    with _live(tmp_path, monkeypatch, fake) as live:
+        live.sync()
+        voided = live.invoices()["INV-503"]
+        live.sandbox.write(live.realm, "Invoice", {"Id": voided["Id"], "SyncToken": voided["SyncToken"]}, "void")
+        live.edit("INV-501", DueDate="2025-06-30")
+        live.settle()
+        assert live.status_writes(503) == ["void"] and live.status_writes(501) == ["modified"]
+        gone = live.invoices()["INV-501"]
+        live.sandbox.write(live.realm, "Invoice", {"Id": gone["Id"], "SyncToken": gone["SyncToken"]}, "delete")
+        live.settle()
+        assert "INV-501" not in live.invoices()
+        assert live.status_writes(501) == ["modified", "void"] and _orderry_invoice(fake, 501)["status"] == "void"
+        (last,) = [w for w in _writes(fake, "/invoices/501/status")][-1:]
+        assert last.body["comment"] == f"QuickBooks: Invoice voided (invoice deleted, QuickBooks id {gone['Id']})"
+
+
+def test_O6_the_statuses_are_the_customers_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeProduct(orderry.spec(invoices=(orderry.invoice(2, "sent", "Taxi Blanc", "lyon",
                                                               [orderry.INVOICES[1]["lines"][0]]),
                                               orderry.invoice(3, "sent", "Velo Plus", "lyon",
                                                               [orderry.INVOICES[2]["lines"][0]]))))
-    with _run(DURAND, fake) as run:
-        _ok(run)
-        qbo = _invoices(run)
-        _pay(run, qbo["INV-502"], "20.00")
-        edited = run.sandbox.read(run.realm, "Invoice", qbo["INV-503"]["Id"])
-        run.sandbox.write(run.realm, "Invoice", {**edited, "DueDate": "2025-06-30"})
-        plan = _ok(run)
+    with _live(tmp_path, monkeypatch, fake, DURAND) as live:
+        live.sync()
+        _pay_live(live, "INV-502", "20.00")
+        live.edit("INV-503", DueDate="2025-06-30")
+        live.settle()
         assert {w.path: w.body["status"] for w in _writes(fake, "/status")} == {
             "/api/v2/invoices/502/status": "partially_paid"}  # this shop's choice; edits are ignored (row removed)
-        (skip,) = [c for c in plan.changes if c.flow == "invoice_events" and c.key == qbo["INV-503"]["Id"]]
-        assert skip.action == "skip" and "invoice_updated" in (skip.reason or "")
 
 
 # -- O7 ----------------------------------------------------------------------------------------------------------
