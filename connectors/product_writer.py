@@ -24,8 +24,11 @@ class ProductWriter:
         self.id_fields = id_fields
 
     def write(self, write: TargetWrite) -> WriteOutcome:
+        payload = write.payload
+        if write.operation == "update" and write.owned_fields:  # fields the flow does not own stay as the product has them
+            payload = {k: v for k, v in payload.items() if k in write.owned_fields}
         try:
-            answer = self.product.write(write.entity, write.payload, write.target_id)
+            answer = self.product.write(write.entity, payload, write.target_id)
         except PasserelleError as exc:
             error = exc.errors[0]
             return WriteOutcome(write, False, fault_class="transient" if error.code == "E901" else "config",

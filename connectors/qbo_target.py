@@ -150,11 +150,16 @@ class QboSource:
 
     def gone(self, resource: str, ids: Sequence[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
         """Of these ids, those QBO no longer holds (deleted), each with a tombstone shaped as QBO's change data
-        capture reports a deletion: ``{"Id": ..., "status": "Deleted"}``. One bulk query per 1000 ids."""
+        capture reports a deletion: ``{"Id": ..., "status": "Deleted"}``; and the name-list records it holds
+        inactive, since deactivating is how QBO deletes an account, a class or a tax code (their tombstone says
+        ``status: Inactive``). One bulk query per 1000 ids."""
         found = bulk.get_many(self.target.client, [(resource, i) for i in ids])
         for entity_id in ids:
-            if found.get((resource, entity_id), {}) is None:
+            record = found.get((resource, entity_id), {})
+            if record is None:
                 yield entity_id, tombstone(entity_id)
+            elif record.get("Active") is False:
+                yield entity_id, {**tombstone(entity_id), "status": "Inactive"}
 
 
 def tombstone(entity_id: str, last_updated: str = "") -> Mapping[str, Any]:

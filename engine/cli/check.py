@@ -22,7 +22,7 @@ import click
 from engine.cli.output import handle_errors
 from engine.cli.session import Session, open_session
 from engine.errors import Loc, PasserelleError, RuleError
-from engine.runtime.checks import CheckResult, apply_fix, blocking_failures, prepare_fix, run_checks
+from engine.runtime.checks import CheckResult, apply_fix, blocking_failures, not_applicable, prepare_fix, run_checks
 from engine.runtime.tables import check_table_refs, check_table_usage
 
 __all__ = ["check", "print_results", "stop_on_blocking_checks"]
@@ -147,7 +147,7 @@ def check(profile: str, *, fix: bool, yes: bool, tables_only: bool, recent: bool
             return
         pack = session.loaded.compiled
         results = run_checks(pack, session.target)
-        skipped = len(pack.checks) - len(results)
+        skipped = not_applicable(pack, results)
         click.echo(f"Checks of {_spec(session)} against the QBO company:")
         print_results(results, skipped=skipped, fix_offered=not fix)
         if fix and any(not r.ok and r.fixable for r in results):
@@ -155,7 +155,7 @@ def check(profile: str, *, fix: bool, yes: bool, tables_only: bool, recent: bool
             if _fix(session, results, yes):
                 results = run_checks(pack, session.target)
                 click.echo("Checked again:")
-                print_results(results, skipped=len(pack.checks) - len(results))
+                print_results(results, skipped=not_applicable(pack, results))
         click.echo("Tables against the QBO company:")
         table_errors = print_table_findings(table_findings(session, recent=recent))
     if table_errors:

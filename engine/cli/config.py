@@ -60,7 +60,8 @@ def explain(profile: str) -> None:
 @handle_errors
 def choices(profile: str, setting: str) -> None:
     """List the values SETTING may take, read live from the QBO company (its `choices_from`); the profile's
-    current value is marked, and exit 1 when it is not among them (the message lists them)."""
+    current value is marked, and an E820 located at the setting when it is not among them (the message lists
+    them). `passerelle check` and every sync check the same (blocking)."""
     from engine.cli.session import open_session
     from engine.errors import PasserelleError, RuleError
     from engine.runtime.choices import check_choice, read_choices
@@ -77,6 +78,10 @@ def choices(profile: str, setting: str) -> None:
             mark = "*" if str(current) == choice.value else " "
             click.echo(f"{mark} {choice.value}" + (f"    ({choice.label})" if choice.label != choice.value else ""))
         problem = check_choice(spec, current, found)
+        if problem is None and current not in (None, "") and not found:
+            problem = f"{current!r} is not one of the {spec.choices_from['entity']} records QuickBooks offers for " \
+                      f"{setting}: QuickBooks offers none"
         if problem is not None:
-            click.echo(f"error: {problem}", err=True)
-            raise SystemExit(1)
+            effective = resolved.settings.get(setting)
+            raise PasserelleError([RuleError("E820", problem, effective.loc if effective is not None else None,
+                                             hint=f"set {setting} to one of the values listed above")])

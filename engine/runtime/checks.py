@@ -5,6 +5,10 @@ through a registry of check kinds, so a new kind is one registered function and 
 Results are values, never exceptions: a failing read of the target (a QBO fault) or an expression
 that cannot be evaluated becomes a failed check that says why, so the user sees what to fix instead
 of a traceback. Checks run before every sync (``blocking_failures``) and on demand (``passerelle check``).
+
+Besides the pack's own checks, every setting declaring ``choices_from`` is checked against the records QBO
+offers now (``choice_results``): a value picked once may name an account deleted since, and a sync would
+then book everything against a record the company no longer has.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ from typing import Any, Protocol
 from engine.compile import CompiledCheck, CompiledPack
 from engine.context import EvalContext, NoLedger, ReferenceData
 from engine.expressions import EVAL_ERRORS
+from engine.model import Setting
 from engine.pipeline import Loaded
+from engine.runtime.choices import Choice, check_choice, read_choices
 from engine.runtime.ports import TargetWrite, WriteOutcome
 
 __all__ = [
-    "CHECK_KINDS", "CheckResult", "CheckTarget", "Fix", "Verdict", "apply_fix", "blocking_failures", "check_kind",
-    "fix_check", "prepare_fix", "run_check", "run_checks",
+    "CHECK_KINDS", "CHOICE_PREFIX", "CheckResult", "CheckTarget", "Fix", "Verdict", "apply_fix", "blocking_failures",
+    "check_kind", "choice_results", "fix_check", "not_applicable", "prepare_fix", "run_check", "run_checks",
 ]
+
+CHOICE_PREFIX = "setting:"  # the name of a setting's choice check: ``setting:payment_account``
 
 
 class CheckTarget(Protocol):
@@ -123,7 +131,9 @@ def _where(check: CompiledCheck, scope: Mapping[str, Any]) -> dict[str, Any]:
 
 @check_kind("exists")
 def _exists(check: CompiledCheck, target: CheckTarget, scope: Mapping[str, Any]) -> Verdict:
-    """A record of ``entity`` whose fields equal the evaluated ``where`` (read live, so a fix shows at once)."""
+    """An active record of ``entity`` whose fields equal the evaluated ``where``: among the target's reference
+    data when it can list the entity (read once per run; a fix's record joins it at once), else asked live, as
+    is a field no listed record carries (so a misspelt field is QBO's fault, never "missing, create it")."""
     entity = check.check.entity
     if not entity or not check.where:
         return Verdict(False, message=f"check {check.check.name!r} of kind exists needs `entity` and `where`")
@@ -131,8 +141,30 @@ def _exists(check: CompiledCheck, target: CheckTarget, scope: Mapping[str, Any])
     empty = [name for name, value in criteria.items() if value is None or value == ""]
     if empty:  # nothing to look for: the setting naming the record is empty
         return Verdict(False, message=f"no {entity} to look for: {', '.join(empty)} is empty")
+    records = getattr(target.reference_data(), "records", None)
+    if callable(records):  # any field can be compared (QBO filters on a few only, e.g. not an account's AcctNum)
+        rows = records(entity)
+        found = next((r for r in rows if r.get("Active", True) is not False
+                      and all(_same(_path(r, name), wanted) for name, wanted in criteria.items())), None)
+        known = all(any(_path(r, name) is not None for r in rows) for name in criteria)
+        if found is not None or known:
+            return Verdict(found is not None, value=found)
+    # a field no listed record carries: QBO itself says whether it is a field (a misspelt one is a fault)
     found = target.find(entity, criteria)
     return Verdict(found is not None, value=found)
+
+
+def _path(record: Mapping[str, Any], path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _same(found: Any, wanted: Any) -> bool:
+    if isinstance(wanted, bool) or isinstance(found, bool):
+        return found is wanted or str(found).lower() == str(wanted).lower()
+    return found is not None and str(found) == str(wanted)
 
 
 @check_kind("preference")
@@ -228,8 +260,57 @@ def run_check(pack: CompiledPack, target: CheckTarget, name: str) -> CheckResult
 
 
 def run_checks(pack: CompiledPack, target: CheckTarget) -> list[CheckResult]:
-    """Every check that applies, in the pack's order."""
-    return [result for name in pack.checks if (result := run_check(pack, target, name)) is not None]
+    """Every check that applies, in the pack's order, then the choice of each ``choices_from`` setting."""
+    checks = [result for name in pack.checks if (result := run_check(pack, target, name)) is not None]
+    return checks + choice_results(pack, target)
+
+
+def not_applicable(pack: CompiledPack, results: list[CheckResult]) -> int:
+    """How many of the pack's own checks did not run (their `when` was false)."""
+    return len(pack.checks) - sum(1 for r in results if r.name in pack.checks)
+
+
+def _choice_result(pack: CompiledPack, name: str, setting: Setting, target: CheckTarget) -> CheckResult | None:
+    assert setting.choices_from is not None
+    value = pack.settings.get(name)
+    values = [v for v in (value if isinstance(value, (list, tuple)) else [value]) if v not in (None, "")]
+    if not values:  # an empty setting is allowed (e.g. an optional account)
+        return None
+    entity = str(setting.choices_from["entity"])
+    check_name = CHOICE_PREFIX + name
+    description = f"{name} is one of the {entity} records QuickBooks offers"
+    try:
+        found: list[Choice] = read_choices(setting, target) or []
+    except TypeError:  # reference data that cannot list records (no QBO connection): nothing to compare with
+        return None
+    except Exception as exc:
+        fault = _fault_verdict(exc)
+        if fault is None:
+            raise
+        return CheckResult(check_name, False, True, f"cannot read the choices of {name}: {fault.message}", fault.hint,
+                           False, description)
+    effective = pack.resolved.settings.get(name)
+    where = f" (set at {effective.loc})" if effective is not None and effective.loc.file else ""
+    hint = (f"set {name}{where} to one of them (`passerelle config choices PROFILE {name}` lists them), or create "
+            f"the record in QuickBooks")
+    for item in values:
+        if not found:
+            return CheckResult(check_name, False, True, f"{item!r} is not one of the {entity} records QuickBooks "
+                               f"offers for {name}: QuickBooks offers none", hint, False, description)
+        problem = check_choice(setting, item, found)
+        if problem is not None:
+            return CheckResult(check_name, False, True, problem, hint, False, description)
+    return CheckResult(check_name, True, True, description=description)
+
+
+def choice_results(pack: CompiledPack, target: CheckTarget) -> list[CheckResult]:
+    """For each setting declaring ``choices_from`` (and holding a value): whether the value is among the records
+    read live from QBO. Blocking: a sync must not book against a record the company does not offer."""
+    out = []
+    for name, setting in pack.resolved.pack.settings.items():
+        if setting.choices_from is not None and (result := _choice_result(pack, name, setting, target)) is not None:
+            out.append(result)
+    return out
 
 
 def prepare_fix(pack: CompiledPack, target: CheckTarget, name: str) -> Fix:

@@ -99,7 +99,8 @@ def test_P1_check_fix_creates_the_banque_pleo_account_once_and_blocks_syncs_unti
     with _run(fix=False) as run:
         pack = run.session.loaded.compiled
         failing = {r.name: r for r in blocking_failures(run.session)}
-        assert set(failing) == {"pleo_bank_account_exists", "pocket_account_exists"}
+        assert set(failing) == {"pleo_bank_account_exists", "pocket_account_exists", "setting:pleo_account",
+                                "setting:pocket_account"}
         assert "no bank account named Banque Pleo" in failing["pleo_bank_account_exists"].message
         assert failing["pleo_bank_account_exists"].fixable
         assert fix_check(pack, run.session.target, "pleo_bank_account_exists").ok  # type: ignore[union-attr]
@@ -107,7 +108,7 @@ def test_P1_check_fix_creates_the_banque_pleo_account_once_and_blocks_syncs_unti
         banks = [a for a in run.query("Account", "AccountType = 'Bank'") if a["Name"] == "Banque Pleo"]
         assert len(banks) == 1, "a second --fix must not create a second account"
         assert banks[0]["AcctNum"] == "512300" and banks[0]["AcctNum"].startswith("512")
-        assert {r.name for r in blocking_failures(run.session)} == {"pocket_account_exists"}
+        assert {r.name for r in blocking_failures(run.session)} == {"pocket_account_exists", "setting:pocket_account"}
 
 
 def test_P1_P2_the_cli_check_fix_creates_the_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,8 +173,10 @@ def test_P2_connect_by_oauth_then_the_account_picked_in_the_settings_pays_the_ex
 def test_P2_an_account_picked_that_qbo_does_not_have_stops_the_sync() -> None:
     with _run(NOEL, NOEL_ENV, fix=False) as run:
         failing = {r.name: r.message for r in blocking_failures(run.session)}
-        assert failing == {"pleo_bank_account_exists":
-                           "QuickBooks has no bank account named Compte Pleo Qonto for Pleo spending."}
+        assert failing == {
+            "pleo_bank_account_exists": "QuickBooks has no bank account named Compte Pleo Qonto for Pleo spending.",
+            "setting:pleo_account": "'Compte Pleo Qonto' is not one of the Account records QuickBooks offers for "
+                                    "pleo_account: Banque principale, Banque secondaire"}
 
 
 # -- P3 --------------------------------------------------------------------------------------------------------
@@ -198,7 +201,10 @@ def test_P3_qbo_expense_accounts_become_the_pleo_categories_and_follow_the_chart
         pleo_id = next(c["id"] for c in fake.records["categories"] if c.get("externalId") == "11")
         assert ("POST", "/v1/accounting-categories", "651000") in writes and created["Id"]
         assert ("PUT", f"/v1/accounting-categories/{pleo_id}", "613200") in writes
-        assert next(c for c in fake.records["categories"] if c.get("externalId") == "11")["name"] == "Loyers"
+        rent = next(c for c in fake.records["categories"] if c.get("externalId") == "11")
+        assert rent["accountName"] == "Loyers" and rent["accountNumber"] == "613200"  # the QBO side follows
+        assert rent["name"] == "Locations immobilières"  # the category keeps the name it was created with
+        assert next(c for c in fake.records["categories"] if c.get("externalId") == created["Id"])["name"] == "Logiciels"
         travel = _purchases(run)["exp-001"]
         assert _account(run, _details(travel)[0]["AccountRef"])["AcctNum"] == "625100"
 
@@ -219,6 +225,26 @@ def test_P3_named_accounts_when_the_company_uses_no_account_numbers() -> None:
             ("exp-004", "no Account with Name = '625100' in the QBO company")]
         detail = _details(_purchases(run)["exp-001"])[0]
         assert detail["AccountRef"]["name"] == "Fournitures administratives"
+
+
+def test_P3_a_category_name_given_in_pleo_is_never_overwritten_by_the_qbo_account_name() -> None:
+    fake = FakeProduct(pleo.spec())
+    with _run(fake=fake) as run:
+        _sync_ok(run)
+        supplies = next(c for c in fake.records["categories"] if c.get("externalId") == "10")
+        assert supplies["name"] == "Fournitures administratives"  # created with the QBO account's name
+        supplies["name"] = "Papeterie et petit matériel"  # the company names it for its employees, in Pleo
+        account = run.sandbox.read(run.realm, "Account", "10")
+        run.sandbox.write(run.realm, "Account", {**account, "Name": "Fournitures de bureau"}, "update")
+        before = len(fake.writes)
+        _sync_ok(run)
+        sent = [w.body for w in fake.writes[before:] if w.path == f"/v1/accounting-categories/{supplies['id']}"]
+        assert sent and all("name" not in body for body in sent), sent
+        assert sent[-1]["accountName"] == "Fournitures de bureau" and sent[-1]["accountNumber"] == "606400"
+        assert supplies["name"] == "Papeterie et petit matériel" and supplies["accountName"] == "Fournitures de bureau"
+        before = len(fake.writes)
+        _sync_ok(run)  # and nothing more is sent while QBO does not change
+        assert fake.writes[before:] == []
 
 
 # -- P4 --------------------------------------------------------------------------------------------------------
@@ -245,6 +271,27 @@ def test_P4_qbo_classes_and_projects_become_pleo_tags_and_tagged_expenses_carry_
         assert [d["ClassRef"]["name"] for d in details] == ["Formation", "Formation"]
         assert [d["CustomerRef"]["value"] for d in details] == [project["Id"]] * 2
         assert "ClassRef" not in _details(_purchases(run)["exp-001"])[0]
+
+
+def test_P4_the_tags_are_the_qbo_classes_read_live_not_a_list_of_the_pack() -> None:
+    fake = FakeProduct(pleo.spec())
+    with _run(fake=fake) as run:
+        _sync_ok(run)
+        classes = {c["Id"]: c["Name"] for c in run.query("Class")}
+        published = {t["code"]: t["name"] for t in fake.records["tags"] if t.get("group") == "class"}
+        assert published == classes and classes  # every QBO class, by its QBO id
+        added = run.sandbox.write(run.realm, "Class", {"Name": "Événementiel"}, "create")
+        formation = run.sandbox.read(run.realm, "Class", "42")
+        run.sandbox.write(run.realm, "Class", {**formation, "Name": "Formation continue"}, "update")
+        _sync_ok(run)
+        published = {t["code"]: t["name"] for t in fake.records["tags"] if t.get("group") == "class"}
+        assert published == {**classes, added["Id"]: "Événementiel", "42": "Formation continue"}
+        # an expense tagged in Pleo with the new class books it
+        tag = next(t for t in fake.records["tags"] if t.get("code") == added["Id"])
+        expense = next(e for e in fake.records["expenses"] if e["id"] == "exp-001")
+        expense.update(tags=[{k: tag[k] for k in ("id", "name", "code", "group")}], updatedAt="2025-03-01T09:00:00Z")
+        _sync_ok(run)
+        assert _details(_purchases(run)["exp-001"])[0]["ClassRef"]["value"] == added["Id"]
 
 
 def test_P4_a_tag_made_in_pleo_maps_to_a_class_by_the_profile_table() -> None:
@@ -370,6 +417,39 @@ def test_P7_vat_rates_reach_pleo_as_json_numbers() -> None:
         assert rates and all(isinstance(rate, (int, float)) for rate in rates), rates
 
 
+def _fresh_reads(run: PackRun) -> None:
+    """The next sync reads QBO's reference data again, as a new `passerelle sync` process does."""
+    run.session.target.client._reference = None
+
+
+def test_P7_a_vat_code_switched_off_in_qbo_after_publishing_is_archived_and_rates_follow_qbo_tax_rates() -> None:
+    fake = FakeProduct(pleo.spec())
+    with _run(fake=fake) as run:
+        _sync_ok(run)
+        codes = {t["code"]: t for t in fake.records["tax_codes"]}
+        assert {c: (t["name"], t["rate"], t["archived"]) for c, t in codes.items()} == {
+            "31": ("TVA 20 %", 20, False), "32": ("TVA 10 %", 10, False), "33": ("TVA 5,5 %", 5.5, False),
+            "34": ("TVA 2,1 %", 2.1, False), "35": ("TVA 0 % (exonéré)", 0, False)}
+        realm = run.sandbox.realm(run.realm)
+        realm.table("TaxCode")["33"]["Active"] = False  # TVA 5,5 % switched off in QBO (VAT > Edit VAT)
+        realm.table("TaxRate")["24"]["RateValue"] = Decimal("9.5")  # the purchase rate of TVA 10 % changes
+        _fresh_reads(run)
+        before = len(fake.writes)
+        _, report = run.sync()
+        assert report.ok, report.failures
+        sent = {w.path.rsplit("/", 1)[1]: w.body for w in fake.writes[before:]}
+        archived, changed = str(codes["33"]["id"]), str(codes["32"]["id"])
+        assert sent == {archived: {"archived": True},
+                        changed: {"name": "TVA 10 %", "rate": 9.5, "code": "32", "archived": False}}
+        assert isinstance(sent[changed]["rate"], float)  # a JSON number, not "9.5"
+        assert codes["33"]["archived"] is True and codes["33"]["name"] == "TVA 5,5 %"  # archived, not removed
+        assert codes["32"]["rate"] == 9.5 and not codes["31"]["archived"]
+        assert not run.plan().has_changes  # archived once
+        realm.table("TaxCode")["33"]["Active"] = True  # switched on again: offered again
+        _sync_ok(run)
+        assert codes["33"]["archived"] is False
+
+
 # -- P8 --------------------------------------------------------------------------------------------------------
 
 def test_P8_pocket_expenses_are_paid_from_the_separately_configured_pocket_account() -> None:
@@ -399,3 +479,67 @@ def test_P8_without_a_pocket_account_pocket_expenses_stay_in_pleo() -> None:
         assert {p["AccountRef"]["name"] for p in purchases.values()} == {"Compte Pleo Qonto"}
         assert all("Amount" in line for line in purchases["exp-001"]["Line"])
         assert Decimal(str(purchases["exp-001"]["Line"][0]["Amount"])) == Decimal("8.33")  # sent excluding VAT
+
+
+# -- seed behaviours without an id ----------------------------------------------------------------------------
+
+def test_pleo_pocket_account_by_number_is_how_the_pocket_account_is_entered_and_found() -> None:
+    with _run(fix=False) as run:
+        pack = run.session.loaded.compiled
+        assert pack.settings["pocket_account"] == "512400"  # the profile enters the number, as Pleo asks
+        failing = {r.name: r.message for r in blocking_failures(run.session)}
+        assert failing["pocket_account_exists"] == ("QuickBooks has no bank account numbered 512400 for Pleo "
+                                                    "Pocket expenses.")
+        for check in pack.checks:
+            fix_check(pack, run.session.target, check)
+        assert blocking_failures(run.session) == []
+        pocket = next(a for a in run.query("Account", "AccountType = 'Bank'") if a.get("AcctNum") == "512400")
+        assert pocket["Name"] == "Pleo Pocket - notes de frais"  # pocket_account_name, given when --fix creates it
+        run.sandbox.write(run.realm, "Account", {**pocket, "Name": "Notes de frais Pocket"}, "update")
+        _fresh_reads(run)  # renamed in QBO: the number still finds it
+        assert blocking_failures(run.session) == []
+        _sync_ok(run)
+        purchases = _purchases(run)
+        assert {k for k, p in purchases.items() if p["AccountRef"]["value"] == pocket["Id"]} == {"exp-002", "exp-005"}
+        assert purchases["exp-002"]["AccountRef"]["name"] == "Notes de frais Pocket"
+
+
+def test_P2_a_choice_qbo_does_not_offer_fails_check_and_stops_sync_with_the_list(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bank account picked (a `choices_from` setting) is checked against the accounts QBO offers by
+    `passerelle check`, before every sync and by `passerelle config choices`, each with the list to pick from."""
+    profile = tmp_path / "wrong.yaml"
+    profile.write_text(f"passerelle: 1\nkind: profile\nprofile: {{name: wrong}}\npack: {PACK}\nsettings:\n"
+                       "  publish_lists: false\n  pleo_account: Compte Qonto\n", encoding="utf-8")
+    monkeypatch.setenv("WRONG_PLEO_TOKEN", pleo.TOKEN)
+    forget_limiters()
+    realm = DEFAULT_REALM_IDS["fr"]
+    app = create_app(SandboxConfig(realms=(RealmSpec(realm, "fr"),)))
+    sandbox = sandbox_of(app)
+    runner = CliRunner()
+    try:
+        with serve(app) as base_url:
+            monkeypatch.setenv("PASSERELLE_QBO_BASE_URL", base_url)
+            monkeypatch.setenv("PASSERELLE_STATE", str(tmp_path / "state.db"))
+            monkeypatch.setenv("PASSERELLE_SECRET_KEY", Fernet.generate_key().decode())
+            monkeypatch.setenv("PASSERELLE_QBO_ACCESS_TOKEN", sandbox.issue_token(realm).access_token)
+            monkeypatch.setenv("PASSERELLE_QBO_REALM", realm)
+            offered = "Banque principale, Banque secondaire"
+            checked = runner.invoke(cli, ["check", str(profile)])
+            assert checked.exit_code == 1, checked.output
+            assert f"setting:pleo_account: 'Compte Qonto' is not one of the Account records QuickBooks offers for " \
+                   f"pleo_account: {offered}" in checked.output
+            assert f"{profile}:7:" in checked.output  # the hint says where the value was set
+            synced = runner.invoke(cli, ["sync", str(profile)])
+            assert synced.exit_code == 1 and "E811" in synced.output and offered in synced.output, synced.output
+            assert not sandbox.query(realm, "SELECT * FROM Purchase").get("Purchase")
+            choices = runner.invoke(cli, ["config", "choices", str(profile), "pleo_account"])
+            assert choices.exit_code == 1 and "E820" in choices.output and f"{profile}:7:" in choices.output
+            sandbox.write(realm, "Account", {"Name": "Compte Qonto", "AccountType": "Bank", "AcctNum": "512700"})
+            checked = runner.invoke(cli, ["check", str(profile)])
+            assert checked.exit_code == 0 and "✓ setting:pleo_account" in checked.output, checked.output
+            choices = runner.invoke(cli, ["config", "choices", str(profile), "pleo_account"])
+            assert choices.exit_code == 0 and "* Compte Qonto" in choices.output, choices.output
+    finally:
+        sandbox.close()
+        forget_limiters()
