@@ -3,6 +3,7 @@ and the Orderry fake (tests/fakes/specs/orderry.py). One test or more per featur
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -519,6 +520,41 @@ def test_O7_the_check_runs_before_any_sync(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["sync", str(bad)])
     assert result.exit_code == 1 and "E506" in result.output and "'issued'" in result.output
     assert "Applied" not in result.output
+
+
+@pytest.mark.parametrize(("guard", "message", "hint"), [
+    ("{machine: invoice_statuz, field: status}", "guard names machine 'invoice_statuz', which the pack does not",
+     "'invoice_status'"),
+    ("{machine: invoice_status, field: state}", "guard field 'state' is not one of the flow's fields", "'status'"),
+])
+def test_O7_a_status_guard_naming_an_unknown_machine_or_field_is_a_located_error(
+        tmp_path: Path, guard: str, message: str, hint: str) -> None:
+    pack = tmp_path / "orderry"
+    shutil.copytree(PACK, pack, ignore=shutil.ignore_patterns("cases"))
+    flows = pack / "flows" / "qbo_events.yaml"
+    text = flows.read_text(encoding="utf-8")
+    shipped = "guard: {machine: invoice_status, field: status}"
+    assert shipped in text
+    flows.write_text(text.replace(shipped, f"guard: {guard}"), encoding="utf-8")
+    line = next(n for n, row in enumerate(flows.read_text(encoding="utf-8").splitlines(), 1) if "guard:" in row)
+    result = CliRunner().invoke(cli, ["validate", str(pack)])
+    assert result.exit_code == 1, result.output
+    assert f"qbo_events.yaml:{line}:" in result.output and "error[E507]" in result.output and message in result.output
+    assert f"hint: did you mean {hint}" in result.output
+
+
+def test_O7_a_status_guard_setting_an_unknown_state_is_a_located_error(tmp_path: Path) -> None:
+    pack = tmp_path / "orderry"
+    shutil.copytree(PACK, pack, ignore=shutil.ignore_patterns("cases"))
+    flows = pack / "flows" / "qbo_events.yaml"
+    text = flows.read_text(encoding="utf-8")
+    start = text.index("      status: >-\n        settings.status_on_invoice_voided if")
+    status = text[start:text.index("      # the invoice's")]
+    flows.write_text(text.replace(status, "      status: {const: payed}\n"), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(pack)])
+    assert result.exit_code == 1, result.output
+    assert "error[E507]" in result.output and "sets 'payed', which is not a state of machine 'invoice_status'" in \
+        result.output and "'paid'" in result.output
 
 
 # -- O8 ----------------------------------------------------------------------------------------------------------
