@@ -95,3 +95,29 @@ def test_signed_malformed_bodies_are_400s_with_nothing_stored() -> None:
 
     assert asyncio.run(post_all()) == [400] * len(HOSTILE_QBO)
     assert intake.count(store) == 0
+
+
+def test_a_slow_client_is_cut_with_408_over_real_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers promise 100 bytes, 10 arrive, then nothing: the app answers 408 instead of waiting."""
+    import socket
+
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from engine.serve import body as bodies
+    from tests.bounded import HANG_GUARD_SECONDS
+    from tests.fakes.server import serve_app
+
+    monkeypatch.setattr(bodies, "BODY_SECONDS", 0.5)
+
+    async def intake_route(request: Any) -> Response:
+        raw = await bodies.read_body(request)
+        return Response(b"read" if raw is not None else b"too large")
+
+    with serve_app(Starlette(routes=[Route("/in", intake_route, methods=["POST"])])) as base:
+        url = httpx.URL(base)
+        with socket.create_connection((url.host, url.port), timeout=HANG_GUARD_SECONDS) as sock:
+            sock.sendall(b"POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+            answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408") and b"not received in time" in answer
