@@ -37,6 +37,7 @@ COMMANDS: Mapping[str, str] = {
     "worker": "engine.cli.fleet:worker",
     "jobs": "engine.cli.fleet:jobs",
     "enqueue": "engine.cli.fleet:enqueue",
+    "table": "engine.cli.tables:table",
 }
 
 _HELP: Mapping[str, str] = {
@@ -62,6 +63,7 @@ _HELP: Mapping[str, str] = {
     "worker": "A worker of the fleet (PostgreSQL): runs jobs of any profile.",
     "jobs": "The service's jobs: queued, running, done, failed, retried.",
     "enqueue": "Queue a sync now (or a first sync, or a resync) for the service to run.",
+    "table": "A profile's rows of the pack's tables: QBO choices, set, remove.",
 }
 
 

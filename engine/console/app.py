@@ -47,7 +47,7 @@ from starlette.templating import Jinja2Templates
 
 from engine.build import thaw
 from engine.console.auth import Auth, Viewer, console_secret
-from engine.console.overlay import FieldError, parse_form_value, save_enabled, save_settings
+from engine.console.overlay import FieldError, parse_form_value, save_enabled, save_settings, save_table, table_key
 from engine.errors import PasserelleError
 from engine.fleet.deployment import Entry
 from engine.fleet.jobs import JobSpec
@@ -62,6 +62,7 @@ from engine.runtime.history import list_errors, set_error_status
 from engine.runtime.plan import Change, Plan
 from engine.runtime.plan import summary as plan_summary
 from engine.runtime.render import _value as show_value
+from engine.runtime.tables import check_row_choice, table_choices
 from engine.store.tables import runs
 
 __all__ = ["PREFIX", "create_console"]
@@ -289,19 +290,57 @@ class FieldView:
 
 def _choices(console: Console, entry: Entry) -> tuple[dict[str, list[Choice]], str | None]:
     """Every setting's choices read live from QBO (one read per entity), or why they could not be read."""
+    settings, _, note = _live_choices(console, entry)
+    return settings, note
+
+
+def _live_choices(console: Console, entry: Entry, *, tables: bool = False
+                  ) -> tuple[dict[str, list[Choice]], dict[str, list[Choice]], str | None]:
+    """The settings' choices (``choices_from``) and, with ``tables``, the choices of every table whose values
+    name QBO records (``refers_to``), from one session's reference data; or why they could not be read."""
     assert entry.loaded is not None
     wanted = {n: s for n, s in entry.loaded.pack.settings.items() if s.choices_from is not None}
-    if not wanted:
-        return {}, None
+    named = {n: t for n, t in entry.loaded.resolved.tables.items() if t.refers_to is not None} if tables else {}
+    if not wanted and not named:
+        return {}, {}, None
     if not entry.realm:
-        return {}, "connect QuickBooks to pick these from the company"
+        return {}, {}, "connect QuickBooks to pick these from the company"
     try:
         with console.service.runner.session(entry) as session:
             refs = session.target.reference_data()
-            return {name: read_choices(setting, refs) or [] for name, setting in wanted.items()}, None
+            values = entry.loaded.resolved.setting_values()
+            return ({name: read_choices(setting, refs) or [] for name, setting in wanted.items()},
+                    {name: table_choices(table, values, refs) or [] for name, table in named.items()}, None)
     except Exception as exc:  # a QBO fault, an expired grant …: the form still works, as free text
         log.info("console: choices of %s: %s", entry.key, exc)
-        return {}, f"could not read the choices from QuickBooks: {_fault_message(exc)}"
+        return {}, {}, f"could not read the choices from QuickBooks: {_fault_message(exc)}"
+
+
+@dataclass
+class TableView:
+    name: str
+    description: str
+    refers: str                       # "Account (expense) by AcctNum", or "" for free values
+    rows: list[tuple[int, Any, Any, str, bool]]  # index, key, value, layer, value not among the choices
+    options: list[Choice]
+    errors: tuple[str, ...] = ()
+
+
+def _tables(entry: Entry, choices: Mapping[str, list[Choice]], errors: Mapping[str, tuple[str, ...]] | None = None
+            ) -> list[TableView]:
+    assert entry.loaded is not None
+    resolved = entry.loaded.resolved
+    out = []
+    for name, table in resolved.tables.items():
+        ref = table.refers_to
+        refers = f"{ref.entity}{f' ({ref.type})' if ref.type else ''} by {ref.by}" if ref is not None else ""
+        options = list(choices.get(name, []))
+        allowed = {c.value for c in options}
+        rows = [(i, key, thaw(row.value), resolved.table_layers.get((name, key), "pack"),
+                 bool(options) and str(thaw(row.value)) not in allowed)
+                for i, (key, row) in enumerate(table.rows.items())]
+        out.append(TableView(name, table.description, refers, rows, options, (errors or {}).get(name, ())))
+    return out
 
 
 def _fields(entry: Entry, choices: Mapping[str, list[Choice]], note: str | None,
@@ -360,11 +399,13 @@ def _profile_context(console: Console, key: str, *, with_choices: bool = True) -
         "errors": list_errors(console.service.store, key),
         "jobs": console.service.queue.jobs(profile=key, limit=15), "runs": _recent_runs(console, key),
         "today": dt.date.today().isoformat(), "pack": None, "fields": [], "choices": {}, "choices_note": None,
+        "tables": [],
     }
     if entry.loaded is not None:
         context["pack"] = entry.loaded.pack
-        choices, note = _choices(console, entry) if with_choices else ({}, None)
-        context.update(choices=choices, choices_note=note, fields=_fields(entry, choices, note))
+        choices, table_options, note = _live_choices(console, entry, tables=True) if with_choices else ({}, {}, None)
+        context.update(choices=choices, choices_note=note, fields=_fields(entry, choices, note),
+                       tables=_tables(entry, table_options))
     return context
 
 
@@ -456,6 +497,52 @@ async def save(request: Request) -> Response:
     context = await run_in_threadpool(_profile_context, console, key, with_choices=False)
     context.update(choices=choices, choices_note=note, fields=_fields(entry, choices, note, values, errors),
                    settings_errors=[e for e in errors if e.field is None])
+    return _render(request, "profile.html", context, 400)
+
+
+def _save_table(console: Console, entry: Entry, name: str, form: FormData) -> tuple[bool, tuple[str, ...]]:
+    """The table form: each row's value (or its removal) and one new row, saved as the profile's change of the
+    table (`passerelle table set/remove` write the same). A value that names a QBO record must be one the
+    company offers; the whole profile is then validated as `validate` does."""
+    assert entry.loaded is not None
+    table = entry.loaded.resolved.tables[name]
+    current = {key: thaw(row.value) for key, row in table.rows.items()}
+    rows: dict[Any, Any] = {}
+    for index, key in enumerate(current):
+        if form.get(f"rm.{index}") == "1":
+            continue
+        rows[key] = str(form.get(f"v.{index}", current[key]) or "")
+    new_key = str(form.get("new.key") or "").strip()
+    if new_key:
+        rows[table_key(table, new_key)] = str(form.get("new.value") or "")
+    changed = {k: v for k, v in rows.items() if k not in current or str(current[k]) != v}
+    problems: list[str] = []
+    if table.refers_to is not None and changed:
+        _, options, _ = _live_choices(console, entry, tables=True)
+        problems = [p for k, v in changed.items() if (p := check_row_choice(table, k, v, options.get(name)))]
+    if problems:
+        return False, tuple(f"{entry.path}: error[E830]: {p}" for p in problems)
+    result = save_table(entry.path, entry.loaded, name, rows)
+    if result.ok:
+        console.service.deployment.scan()
+    return result.ok, tuple(e.message for e in result.errors)
+
+
+async def save_table_form(request: Request) -> Response:
+    console, key = _console(request), _key(request)
+    entry = console.entry(key)
+    assert entry is not None
+    name = str(request.path_params["table"])
+    if entry.loaded is None or name not in entry.loaded.resolved.tables:
+        _flash(request, "No such table in this profile's pack." if entry.loaded else
+               "This profile does not compile: fix its file first.", "error")
+        return RedirectResponse(_profile_url(key), 303)
+    ok, errors = await run_in_threadpool(_save_table, console, entry, name, _form(request))
+    if ok:
+        _flash(request, f"Table {name} saved to {entry.path}.")
+        return RedirectResponse(_profile_url(key) + f"#table-{name}", 303)
+    context = await run_in_threadpool(_profile_context, console, key)
+    context["tables"] = _tables(entry, {t.name: t.options for t in context["tables"]}, {name: errors})
     return _render(request, "profile.html", context, 400)
 
 
@@ -677,6 +764,7 @@ def create_console(service: Service, env: Mapping[str, str] | None = None) -> St
         Route(f"{p}/connect", page(connect, profile=True), methods=["POST"]),
         Route(f"{p}/enabled", page(set_enabled, profile=True), methods=["POST"]),
         Route(f"{p}/settings", page(save, profile=True), methods=["POST"]),
+        Route(f"{p}/tables/{{table}}", page(save_table_form, profile=True), methods=["POST"]),
         Route(f"{p}/checks", page(checks, profile=True)),
         Route(f"{p}/checks/{{check}}/fix", page(fix_check, profile=True), methods=["POST"]),
         Route(f"{p}/preview", page(preview, profile=True)),

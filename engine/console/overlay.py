@@ -1,4 +1,5 @@
-"""A profile's own layer (its YAML file), changed from a form: the ``settings:`` block and the ``enabled:`` switch.
+"""A profile's own layer (its YAML file), changed from a form: the ``settings:`` block, the ``tables:`` block
+(rows of the pack's tables added, replaced or removed) and the ``enabled:`` switch.
 
 The new text is checked by the same pipeline as ``passerelle validate`` (load, schema, build, resolve,
 compile) from a temporary file beside the profile, so relative pack references and every message are
@@ -23,10 +24,11 @@ from typing import Any
 
 from engine.build import thaw
 from engine.errors import PasserelleError
-from engine.model import Setting
+from engine.model import Setting, Table
 from engine.pipeline import Loaded, run_pipeline
 
-__all__ = ["FieldError", "SaveResult", "parse_form_value", "render_value", "save_enabled", "save_settings"]
+__all__ = ["FieldError", "SaveResult", "parse_form_value", "render_value", "save_enabled", "save_settings",
+           "save_table", "table_key"]
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _INTEGER = re.compile(r"^-?\d+$")
@@ -182,4 +184,56 @@ def save_settings(path: Path, loaded: Loaded, values: Mapping[str, Any],
 def save_enabled(path: Path, enabled: bool) -> SaveResult:
     """Switch the integration on or off (O2): ``enabled: false`` in the profile, or no key when on."""
     text = replace_key(path.read_text(encoding="utf-8"), "enabled", None if enabled else ["enabled: false"])
+    return _check_and_write(path, text)
+
+
+def table_key(table: Table, text: str) -> Any:
+    """A row key typed as the table declares it (integer keys as numbers)."""
+    return _scalar("integer" if table.key_type == "integer" else None, text)
+
+
+def _change_lines(name: str, change: Mapping[str, Any]) -> list[str]:
+    lines = [f"  {name}:"]
+    for part in ("add", "replace"):
+        rows = change.get(part) or {}
+        if rows:
+            lines.append(f"    {part}:")
+            lines.extend(f"      {render_value(key)}: {render_value(value)}" for key, value in rows.items())
+    if change.get("remove"):
+        lines.append(f"    remove: {render_value(list(change['remove']))}")
+    for part in ("on_missing", "default"):
+        if part in change:
+            lines.append(f"    {part}: {render_value(change[part])}")
+    return lines
+
+
+def save_table(path: Path, loaded: Loaded, table: str, rows: Mapping[Any, Any],
+               extra: Sequence[FieldError] = ()) -> SaveResult:
+    """Make ``rows`` (key -> value) the effective rows of ``table`` for this profile: the profile's change of
+    the table becomes what differs from the pack's own rows (rows added, values replaced, rows removed); the
+    changes to other tables, and the table's ``on_missing``/``default`` overrides, stay as they are."""
+    base = {key: thaw(row.value) for key, row in loaded.pack.tables[table].rows.items()}
+    changes: dict[str, dict[str, Any]] = {}
+    for name, was in (loaded.profile.tables.items() if loaded.profile else ()):
+        kept: dict[str, Any] = {"add": {k: thaw(r.value) for k, r in was.add.items()},
+                                "replace": {k: thaw(r.value) for k, r in was.replace.items()},
+                                "remove": [k for k, _ in was.remove]}
+        if was.on_missing is not None:
+            kept["on_missing"] = was.on_missing
+        if was.has_default:
+            kept["default"] = thaw(was.default)
+        changes[name] = kept
+    mine = {k: v for k, v in changes.get(table, {}).items() if k in ("on_missing", "default")}
+    mine["add"] = {key: value for key, value in rows.items() if key not in base}
+    mine["replace"] = {key: value for key, value in rows.items() if key in base and not _same(value, base[key])}
+    mine["remove"] = [key for key in base if key not in rows]
+    changes[table] = mine
+    body = ["tables:"]
+    for name, change in changes.items():
+        if any(change.get(part) for part in ("add", "replace", "remove")) or "on_missing" in change \
+                or "default" in change:
+            body.extend(_change_lines(name, change))
+    text = replace_key(path.read_text(encoding="utf-8"), "tables", body if len(body) > 1 else None)
+    if extra:
+        return SaveResult(False, tuple(extra))
     return _check_and_write(path, text)

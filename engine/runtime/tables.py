@@ -19,10 +19,11 @@ from engine.expressions import ExprEnv
 from engine.model import Src, Table, TableRef
 from engine.reftypes import REFERENCE_TYPES
 from engine.resolve import ResolvedPack
+from engine.runtime.choices import Choice
 from engine.templates import compile_template
 from engine.validate import did_you_mean
 
-__all__ = ["TableUsage", "check_table_refs", "check_table_usage", "table_ref_field"]
+__all__ = ["TableUsage", "check_row_choice", "check_table_refs", "check_table_usage", "table_choices", "table_ref_field"]
 
 _LAYERS = {"profile add": "the row is added by the profile", "profile replace": "the row is replaced by the profile"}
 TableUsage = Mapping[str, Mapping[Any, tuple[str, ...]]]  # table -> key looked up -> where (cases, records)
@@ -44,13 +45,7 @@ def _records(refs: Any, entity: str) -> list[Mapping[str, Any]] | None:
 
 
 def _named(records: list[Mapping[str, Any]], by: str, value: Any) -> list[Mapping[str, Any]]:
-    def field(record: Mapping[str, Any]) -> Any:
-        found: Any = record
-        for part in by.split("."):
-            found = found.get(part) if isinstance(found, Mapping) else None
-        return found
-
-    return [r for r in records if field(r) is not None and str(field(r)) == str(value)]
+    return [r for r in records if _field(r, by) is not None and str(_field(r, by)) == str(value)]
 
 
 def _check_value(table: Table, ref: TableRef, by: str, what: str, value: Any, *, loc: Loc,
@@ -132,3 +127,49 @@ def check_table_usage(resolved: ResolvedPack, usage: TableUsage, *, inputs: str 
                                     f"by {shown}", table.loc, severity="warning",
                                     hint=f"add a row {key!r} to the table (pack or profile)"))
     return errors
+
+
+def table_choices(table: Table, settings: Mapping[str, Any], refs: Any) -> list[Choice] | None:
+    """The values a row of ``table`` may take, read from the company: its ``refers_to`` entity's active records
+    of the right kind, by the field the values hold. None when the table names no QBO record; the console's
+    table form and `passerelle table choices` offer these."""
+    ref = table.refers_to
+    if ref is None:
+        return None
+    by = table_ref_field(ref, settings)
+    records = _records(refs, ref.entity)
+    if isinstance(by, RuleError) or records is None:
+        return []
+    kind = REFERENCE_TYPES.get(ref.type) if ref.type else None
+    seen: dict[str, Choice] = {}
+    for record in records:
+        if record.get("Active", True) is False or (kind is not None and not kind.accepts(record)):
+            continue
+        value = _field(record, by)
+        if value in (None, ""):
+            continue
+        name = record.get("FullyQualifiedName") or record.get("Name") or record.get("DisplayName")
+        label = f"{value} · {name}" if name not in (None, "") and str(name) != str(value) else str(value)
+        seen.setdefault(str(value), Choice(str(value), label))
+    return sorted(seen.values(), key=lambda c: (c.label.casefold(), c.value))
+
+
+def check_row_choice(table: Table, key: Any, value: Any, choices: list[Choice] | None) -> str | None:
+    """None when ``value`` may be the row's value, else why (with the values QuickBooks offers). Empty values
+    and tables whose choices could not be read are not refused here (`check --tables` still looks)."""
+    if value in (None, "") or not choices:
+        return None
+    allowed = [c.value for c in choices]
+    if str(value) in allowed:
+        return None
+    ref = table.refers_to
+    what = f"{ref.entity} records" if ref is not None else "values"
+    shown = ", ".join(allowed[:20]) + (f" … ({len(allowed)} in all)" if len(allowed) > 20 else "")
+    return f"table {table.name!r} row {key!r}: {str(value)!r} is not one of the {what} QuickBooks offers: {shown}"
+
+
+def _field(record: Mapping[str, Any], path: str) -> Any:
+    found: Any = record
+    for part in path.split("."):
+        found = found.get(part) if isinstance(found, Mapping) else None
+    return found

@@ -208,3 +208,21 @@ def test_pleo_connect_fix_the_bank_account_then_pick_it_from_qbo_in_the_settings
     assert 'pleo_account: "Banque secondaire"' in text and "pleo_account_number" not in text  # the default
     expect()(page.get_by_label("pleo account", exact=True)).to_have_value("Banque secondaire")
     shot(page, "settings")
+
+    # P3: a Pleo category's QBO expense account is picked among the company's expense accounts (read live), as a
+    # row of the profile's own change of the `category_accounts` table; P4: a tag's class among QBO's classes
+    page.goto(f"{lab.console}/p/{key}#tables")
+    categories = page.locator("#table-category_accounts")
+    office = categories.get_by_label("Value of Fournitures de bureau")
+    offered = office.locator("option").all_inner_texts()
+    assert "606400 · Fournitures administratives" in offered and "613200 · Locations immobilières" in offered
+    assert not any("Banque" in o for o in offered), offered  # bank accounts are not expense accounts
+    categories.get_by_label("New key").fill("Loyer")
+    categories.get_by_label("New value").select_option("613200")
+    categories.get_by_role("button", name="Save table category_accounts").click()
+    expect()(page.locator(".flash")).to_contain_text("Table category_accounts saved")
+    text = lab.profile_file("noel").read_text(encoding="utf-8")
+    assert 'tables:\n  category_accounts:\n    add:\n      "Loyer": "613200"' in text, text
+    tags = page.locator("#table-tag_classes")
+    assert "Conseil" in tags.get_by_label("New value").locator("option").all_inner_texts()
+    shot(page, "tables")

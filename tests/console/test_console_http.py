@@ -3,6 +3,7 @@ choices read from QBO (the browser journeys are in test_console_browser.py)."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Iterator
@@ -198,3 +199,29 @@ def test_a_conflict_offers_keep_ours_and_take_qbos_and_a_bad_decision_says_why(c
         assert f"no conflict #{other.id}" in refused.text
         forged = client.post(f"/p/ogustine/lyon/errors/{conflict.id}/decide", data={"csrf": "x", "choice": "ours"})
         assert forged.status_code == 403
+
+
+def test_a_table_row_naming_no_qbo_record_is_refused_with_the_list_and_the_file_kept(console_lab: ConsoleLab) -> None:
+    """The table form checks a value that names a QBO record against the company's records, like
+    `passerelle table set` does; a good value is saved as the profile's change of the table."""
+    from connectors.qbo.cli import run_connect
+
+    run_connect(str(console_lab.profile_file("noel")), browser=False, timeout=30, echo=lambda _text: None)
+    console_lab.service.deployment.scan()
+    before = console_lab.profile_file("noel").read_text(encoding="utf-8")
+    with signed_in(console_lab) as client:
+        page = client.get("/p/pleo/noel")
+        assert 'id="table-category_accounts"' in page.text and "606400 · Fournitures administratives" in page.text
+        refused = client.post("/p/pleo/noel/tables/category_accounts",
+                              data={"csrf": csrf_of(page.text), "new.key": "Loyer", "new.value": "512000"})
+        assert refused.status_code == 400, refused.text
+        shown = html.unescape(re.sub(r"<[^>]+>", "", refused.text))
+        assert "error[E830]" in shown and "'512000' is not one of the Account records" in shown
+        assert "606400" in shown.split("'512000' is not one of")[1]  # the list offered
+        assert console_lab.profile_file("noel").read_text(encoding="utf-8") == before
+        saved = client.post("/p/pleo/noel/tables/category_accounts",
+                            data={"csrf": csrf_of(page.text), "new.key": "Loyer", "new.value": "613200", "rm.0": "1"})
+        assert saved.status_code == 200 and "Table category_accounts saved" in saved.text
+    loaded = run_pipeline(console_lab.profile_file("noel"))
+    rows = {k: r.value for k, r in loaded.resolved.tables["category_accounts"].rows.items()}
+    assert rows["Loyer"] == "613200" and "Fournitures de bureau" not in rows  # row 0 removed over the pack's
