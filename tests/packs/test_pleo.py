@@ -18,7 +18,7 @@ from connectors.qbo.limiter import forget_limiters
 from connectors.sandbox import DEFAULT_REALM_IDS, RealmSpec, SandboxConfig, create_app, sandbox_of, serve
 from engine.cli.main import cli
 from engine.errors import Loc, PasserelleError, RuleError
-from engine.runtime.checks import blocking_failures, fix_check
+from engine.runtime.checks import blocking_failures, fix_check, prepare_fix
 from tests.fakes.product import FakeProduct
 from tests.fakes.server import serve_app
 from tests.fakes.specs import pleo
@@ -543,3 +543,16 @@ def test_P2_a_choice_qbo_does_not_offer_fails_check_and_stops_sync_with_the_list
     finally:
         sandbox.close()
         forget_limiters()
+
+
+def test_pleo_journal_code_is_chosen_in_quickbooks_as_the_check_tells_when_the_account_is_created() -> None:
+    """Pleo's help page: create "Banque Pleo" 512 and choose a journal code. QBO's API sets no journal code on an
+    account, so the fix creates the account with what the API takes and the hint asks for the journal code."""
+    with _run(fix=False) as run:
+        pack = run.session.loaded.compiled
+        failing = {r.name: r for r in blocking_failures(run.session)}["pleo_bank_account_exists"]
+        assert failing.hint is not None and failing.hint.count("journal code") == 2 and "--fix" in failing.hint
+        fix = prepare_fix(pack, run.session.target, "pleo_bank_account_exists")
+        assert fix.error is None and set(fix.payload) == {"Name", "AcctNum", "AccountType", "AccountSubType",
+                                                          "Description"}
+        assert fix_check(pack, run.session.target, "pleo_bank_account_exists").ok  # type: ignore[union-attr]
