@@ -37,7 +37,8 @@ HEADLINE = ("validate_ms_rules", "mapping_ratio", "plan_peak_mb_1k", "plan_peak_
             "first_sync_seconds", "first_sync_docs_per_min", "replan_1k_unchanged_requests", "cli_plan_peak_mb",
             "cli_apply_peak_mb", "fleet_profiles", "fleet_docs_per_min_1w", "fleet_docs_per_min_2w",
             "fleet_docs_per_min_4w", "fleet_scale_4w", "fleet_max_in_flight_per_company",
-            "fleet_max_requests_per_min_per_company", "fleet_duplicates", "fleet_lost", "fleet_jobs_per_webhook_burst")
+            "fleet_max_requests_per_min_per_company", "fleet_duplicates", "fleet_lost", "fleet_jobs_per_webhook_burst",
+            "impact_unchanged_s", "impact_row_edit_s", "impact_row_edit_cpu_s")
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,15 @@ class Sizes:
     memory_records: int       # invoices of the CLI's peak-memory figures
     latency_ms: float
     fleet: tuple[str, ...] = ()  # bench/fleet.py's arguments; ("off",) skips it (the smoke test)
+    impact: tuple[str, ...] = ("--profiles", "50")  # bench/impact.py's arguments
 
 
 FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3, 60.0, 150, 3000,
              10_000, 1_000, 100_000, 200)
 QUICK = Sizes(5, 20_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 2, 15.0, 60, 1000,
               2_000, 1_000, 20_000, 200, ("--quick",))
-TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20, 20, 10, 30, 0, ("off",))  # the smoke test
+TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20, 20, 10, 30, 0, ("off",),
+             ("--profiles", "1", "--no-cli"))  # the smoke test
 
 
 def run_piece(module: str, args: Sequence[str], *, timeout: float = 900) -> dict[str, str]:
@@ -120,6 +123,7 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
         "--memory-records", str(sizes.memory_records), "--latency-ms", f"{sizes.latency_ms:g}"], timeout=3600)
     figures.update(run_webhook(sizes))
     step("sandbox start-up", "sandbox_startup", ["--runs", "5", "--companies", "1", "--companies", "50"])
+    step("change impact over a pack's profiles", "impact", list(sizes.impact))
     if sizes.fleet != ("off",):
         step("fleet of worker processes on PostgreSQL", "fleet", list(sizes.fleet), timeout=3600)
     return figures

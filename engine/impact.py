@@ -5,9 +5,14 @@ planned against the same inputs: every case of the profile's pack (records, QBO 
 date of ``<pack>/cases/<case>/``, planned with this profile instead of the case's own), and
 optionally the live company (read only). What differs is the impact: documents now created, updated
 (field by field), skipped or in error that were not before, and the profile's effective settings and
-table rows that changed. A profile whose effective configuration is the same on both sides (same
-settings, rows, flows, machines, checks: locations, descriptions and comments aside) cannot plan
-differently, so it is not planned at all; that keeps a pack of many profiles fast to check.
+table rows that changed. Profiles present at the base and gone now are reported as removed.
+
+Only what an edit can reach is compiled and planned, so a pack of many profiles stays fast to check:
+a profile whose file and pack folder are byte for byte the same on both sides is not even resolved;
+one whose effective configuration is the same on both sides (same settings, rows, flows, machines,
+checks: locations, descriptions and comments aside) is resolved but neither compiled nor planned.
+Each side (``PackLoader``) builds a pack once and compiles a profile once whatever number of profiles
+and cases share them, and plans every case in one migrated in-memory store.
 
 The stages are values: ``Loaded`` pairs in, ``ProfileImpact`` (frozen) out; nothing is written.
 """
@@ -15,6 +20,7 @@ The stages are values: ``Loaded`` pairs in, ``ProfileImpact`` (frozen) out; noth
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,17 +28,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine.compile import compile_pack
 from engine.errors import Loc, PasserelleError, RuleError
-from engine.model import RulePack
-from engine.packtest import Case, load_case, plan_case, with_profile
+from engine.model import Profile, RulePack
+from engine.packtest import Case, case_outputs, load_case, plan_case, with_profile
 from engine.pipeline import Loaded, load_pack, load_profile, pack_file, run_pipeline
 from engine.resolve import ResolvedPack, resolve
 from engine.runtime.canonical import to_plain
 from engine.runtime.plan import Change, FieldChange, Plan
+from engine.store import Store, open_store
 
 __all__ = [
-    "CaseDelta", "ConfigChange", "DocumentChange", "Impact", "PackLoader", "ProfileImpact", "case_delta",
+    "CaseDelta", "ConfigChange", "DocumentChange", "Impact", "PackLoader", "ProfileImpact", "Shapes", "case_delta",
     "config_changes", "diff_plans", "fingerprint", "impact_to_json", "pack_cases", "profile_impact", "render_impact",
     "run_impact",
 ]
@@ -43,10 +49,18 @@ _WRITES = ("create", "adopt", "update", "void", "delete")
 
 
 class PackLoader:
-    """Builds each pack folder once (many profiles share a pack); a pack that fails is built again."""
+    """One side of a comparison (the packs now, or at the base): each pack built once, each profile read and
+    compiled once, and every case planned in one migrated in-memory store (migrating a store costs more
+    than planning a case). What fails is not kept: it is tried again, and fails again with its errors.
+    Use it from one thread (an in-memory SQLite store belongs to its connection)."""
 
     def __init__(self) -> None:
         self._packs: dict[Path, RulePack] = {}
+        self._profiles: dict[Path, tuple[Profile, RulePack]] = {}
+        self._loaded: dict[Path, Loaded] = {}
+        self._digests: dict[Path, str] = {}
+        self._store: Store | None = None
+        self.shape = Shapes()
 
     def __call__(self, path: Path) -> RulePack:
         key = pack_file(path).resolve()
@@ -54,6 +68,65 @@ class PackLoader:
         if pack is None:
             pack = self._packs[key] = load_pack(path)
         return pack
+
+    def profile(self, path: Path) -> tuple[Profile, RulePack]:
+        """The profile file read and its pack built (not resolved, not compiled)."""
+        key = path.resolve()
+        if key not in self._profiles:
+            self._profiles[key] = load_profile(path, self)
+        return self._profiles[key]
+
+    def pipeline(self, path: Path) -> Loaded:
+        """A profile (or pack) compiled, once."""
+        key = path.resolve()
+        if key not in self._loaded:
+            self._loaded[key] = run_pipeline(path, self)
+        return self._loaded[key]
+
+    def plan(self, case: Case) -> Plan:
+        if self._store is None:
+            self._store = open_store("sqlite://")
+        return plan_case(case, self._store)
+
+    def outputs(self, case: Case) -> dict[str, str]:
+        if self._store is None:
+            self._store = open_store("sqlite://")
+        return case_outputs(case, self._store)
+
+    def digest(self, folder: Path) -> str:
+        """A digest of every file of a pack's folder but its cases and customers (what the pack is made of)."""
+        key = folder.resolve()
+        if key not in self._digests:
+            digest = hashlib.blake2b(digest_size=20)
+            for file in sorted(_pack_files(key)):
+                digest.update(file.relative_to(key).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+            self._digests[key] = digest.hexdigest()
+        return self._digests[key]
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+
+    def __enter__(self) -> PackLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pack_files(folder: Path) -> Iterator[Path]:
+    for path in folder.iterdir():
+        if path.name.startswith(".") or (path.is_dir() and path.name in ("cases", "customers")):
+            continue
+        if path.is_dir():
+            yield from (f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+        elif path.is_file():
+            yield path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.read_bytes() == b.read_bytes()
 
 
 # -- what differs in a profile's configuration ------------------------------------------------------
@@ -75,11 +148,30 @@ def _shape(value: Any) -> Any:
     return value
 
 
-def fingerprint(resolved: ResolvedPack) -> Any:
+Shape = Callable[[Any], Any]
+
+
+class Shapes:
+    """``_shape`` remembered per object: a pack's flows, machines, checks and unchanged tables are the same
+    objects for every profile of a side, so each is walked once, not once per profile."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[object, Any]] = {}  # the object is kept, so its id is never reused
+
+    def __call__(self, value: Any) -> Any:
+        hit = self._memo.get(id(value))
+        if hit is None or hit[0] is not value:
+            hit = self._memo[id(value)] = (value, _shape(value))
+        return hit[1]
+
+
+def fingerprint(resolved: ResolvedPack, shape: Shape = _shape) -> Any:
     """Everything of a resolved profile that can change a plan (equal fingerprints plan identically)."""
-    return _shape((resolved.pack.meta.name, resolved.setting_values(), resolved.tables, resolved.connections,
-                   resolved.secrets, resolved.schedule, resolved.enabled, resolved.pack.flows, resolved.pack.machines,
-                   resolved.pack.checks, resolved.allowed_hosts, resolved.private_hosts))
+    pack = resolved.pack
+    return (shape(pack.flows), shape(pack.machines), shape(pack.checks),
+            tuple((name, shape(table)) for name, table in resolved.tables.items()),
+            _shape((pack.meta.name, resolved.setting_values(), resolved.connections, resolved.secrets,
+                    resolved.schedule, resolved.enabled, resolved.allowed_hosts, resolved.private_hosts)))
 
 
 @dataclass(frozen=True)
@@ -108,14 +200,14 @@ def _show(value: Any) -> str:
     return text if len(text) <= 70 else text[:67] + "..."
 
 
-def _named(kind: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterator[ConfigChange]:
+def _named(kind: str, before: Mapping[str, Any], after: Mapping[str, Any], shape: Shape) -> Iterator[ConfigChange]:
     for name in dict.fromkeys([*after, *before]):
         old, new = before.get(name), after.get(name)
-        if _shape(old) != _shape(new):
+        if shape(old) != shape(new):
             yield ConfigChange(kind, name, "before" if old is not None else None, "after" if new is not None else None)
 
 
-def config_changes(before: Loaded, after: Loaded) -> tuple[ConfigChange, ...]:
+def config_changes(before: Loaded, after: Loaded, shape: Shape = _shape) -> tuple[ConfigChange, ...]:
     """What the edit changes in this profile's effective configuration, setting by setting and row by row."""
     old, new = before.resolved, after.resolved
     out: list[ConfigChange] = []
@@ -137,13 +229,13 @@ def config_changes(before: Loaded, after: Loaded) -> tuple[ConfigChange, ...]:
         policy = ("key_type", "value_type", "on_missing", "default", "keys", "refers_to")
         if any(_shape(getattr(t_old, f, None)) != _shape(getattr(t_new, f, None)) for f in policy):
             out.append(ConfigChange("table", name, "before", "after"))
-    out += _named("flow", old.pack.flows, new.pack.flows)
-    out += _named("machine", old.pack.machines, new.pack.machines)
-    out += _named("check", old.pack.checks, new.pack.checks)
-    out += _named("connection", old.connections, new.connections)
+    out += _named("flow", old.pack.flows, new.pack.flows, shape)
+    out += _named("machine", old.pack.machines, new.pack.machines, shape)
+    out += _named("check", old.pack.checks, new.pack.checks, shape)
+    out += _named("connection", old.connections, new.connections, shape)
     if _shape(old.schedule) != _shape(new.schedule):
         out.append(ConfigChange("schedule", "schedule", "before", "after"))
-    if not out and fingerprint(before.resolved) != fingerprint(after.resolved):
+    if not out and fingerprint(before.resolved, shape) != fingerprint(after.resolved, shape):
         out.append(ConfigChange("profile", "other options (secrets, hosts, enabled)", "before", "after"))
     return tuple(out)
 
@@ -245,7 +337,8 @@ def diff_plans(before: Plan, after: Plan, inputs: str) -> tuple[DocumentChange, 
 
 @dataclass(frozen=True)
 class ProfileImpact:
-    """What the edit does to one profile. ``status``: unchanged, changed, added (no base), or error."""
+    """What the edit does to one profile. ``status``: unchanged, changed, added (not at the base), removed
+    (at the base, gone now) or error."""
 
     profile: str
     status: str
@@ -256,44 +349,69 @@ class ProfileImpact:
 
     @property
     def changed(self) -> bool:
-        return self.status in ("changed", "added")
+        return self.status in ("changed", "added", "removed")
 
 
 LivePlans = Callable[[Loaded, Loaded], tuple[Plan, Plan]]
 
 
-def _plan(case: Case, loaded: Loaded, display_root: Path) -> Plan:
-    return plan_case(with_profile(case, loaded, display_root))
-
-
-def profile_impact(name: str, head: Path, base: Path | None, cases: Sequence[Case], *, head_load: PackLoader,
-                   base_load: PackLoader, base_root: Path, live: LivePlans | None = None) -> ProfileImpact:
-    """Compile ``head`` (the profile file now) and ``base`` (its counterpart, None when it did not exist) and
-    plan both against ``cases`` (and the live company when ``live`` is given)."""
+def profile_impact(name: str, head: Path, base: Path | None, cases: Callable[[], Sequence[Case]], *,
+                   head_load: PackLoader, base_load: PackLoader, base_root: Path,
+                   live: LivePlans | None = None) -> ProfileImpact:
+    """Compare ``head`` (the profile file now) with ``base`` (its counterpart, None when it did not exist),
+    and plan both against ``cases()`` (read only when needed; and the live company when ``live`` is given)
+    when their effective configurations differ."""
     try:
-        after = run_pipeline(head, head_load)
+        profile, pack = head_load.profile(head)
+        if base is None or not base.is_file():
+            head_load.pipeline(head)  # a new profile's errors are the edit's
+            return ProfileImpact(name, "added")
     except PasserelleError as exc:
         return ProfileImpact(name, "error", errors=exc.errors)
-    if base is None or not base.is_file():
-        return ProfileImpact(name, "added", inputs=tuple(c.name for c in cases))
     try:
-        profile, pack = load_profile(base, base_load)
-        resolved = resolve(pack, profile)
-        if fingerprint(resolved) == fingerprint(after.resolved):  # the same configuration: the same plans
+        base_profile, base_pack = base_load.profile(base)
+    except PasserelleError as exc:
+        return _base_failed(name, head, head_load, exc)
+    if _same_file(head, base) and head_load.digest(pack.root) == base_load.digest(base_pack.root):
+        return ProfileImpact(name, "unchanged")  # the same files: nothing to resolve, compile or plan
+    try:
+        now = resolve(pack, profile)
+    except PasserelleError as exc:
+        return ProfileImpact(name, "error", errors=exc.errors)
+    try:
+        if fingerprint(resolve(base_pack, base_profile), head_load.shape) == fingerprint(now, head_load.shape):
             return ProfileImpact(name, "unchanged")
-        before = Loaded(pack, profile, resolved, compile_pack(resolved))
-    except PasserelleError as exc:  # the base did not compile: everything it would have done is unknown
-        return ProfileImpact(name, "changed", (ConfigChange("profile", "did not compile at the base", "error", "ok"),),
-                             errors=tuple(replace(e, severity="warning") for e in exc.errors))
+    except PasserelleError as exc:
+        return _base_failed(name, head, head_load, exc)
+    try:
+        after = head_load.pipeline(head)
+    except PasserelleError as exc:
+        return ProfileImpact(name, "error", errors=exc.errors)
+    try:
+        before = base_load.pipeline(base)
+    except PasserelleError as exc:
+        return _base_failed(name, head, head_load, exc)
     documents: list[DocumentChange] = []
     inputs = []
-    for case in cases:
+    for case in cases():
         inputs.append(case.name)
-        documents += diff_plans(_plan(case, before, base_root.parent), _plan(case, after, case.display_root), case.name)
+        documents += diff_plans(base_load.plan(with_profile(case, before, base_root.parent)),
+                                head_load.plan(with_profile(case, after, case.display_root)), case.name)
     if live is not None:
         inputs.append("live")
         documents += diff_plans(*live(before, after), "live")
-    return ProfileImpact(name, "changed", config_changes(before, after), tuple(documents), tuple(inputs))
+    return ProfileImpact(name, "changed", config_changes(before, after, head_load.shape), tuple(documents),
+                         tuple(inputs))
+
+
+def _base_failed(name: str, head: Path, head_load: PackLoader, exc: PasserelleError) -> ProfileImpact:
+    """The base did not compile: what it would have done is unknown (the profile must compile now)."""
+    try:
+        head_load.pipeline(head)
+    except PasserelleError as now:
+        return ProfileImpact(name, "error", errors=now.errors)
+    return ProfileImpact(name, "changed", (ConfigChange("profile", "did not compile at the base", "error", "ok"),),
+                         errors=tuple(replace(e, severity="warning") for e in exc.errors))
 
 
 def pack_cases(pack_dir: Path, load: PackLoader) -> tuple[tuple[Case, ...], tuple[RuleError, ...]]:
@@ -304,7 +422,7 @@ def pack_cases(pack_dir: Path, load: PackLoader) -> tuple[tuple[Case, ...], tupl
     errors: list[RuleError] = []
     for folder in discover_cases(str(pack_dir), pack_dir.parent):
         try:
-            cases.append(load_case(folder, load=load))
+            cases.append(load_case(folder, load=load, pipeline=load.pipeline))
         except PasserelleError as exc:
             errors += exc.errors
     return tuple(cases), tuple(errors)
@@ -332,31 +450,38 @@ class Impact:
         return 1 if self.has_errors else 2 if self.has_changes else 0
 
 
-
-
-def run_impact(profiles: Sequence[Path], rules: Path, base_root: Path, base: str, *,
+def run_impact(profiles: Sequence[Path], rules: Path, base_root: Path, base: str, *, removed: Sequence[Path] = (),
                live: Callable[[Path], LivePlans] | None = None) -> Impact:
     """The impact on each profile file (under ``rules``) of the edit from ``base_root`` (the same folder at
-    the base) to now. Cases are read once per pack; packs are built once per side."""
+    the base) to now; ``removed``: profile files of the base that are gone now. Cases are read once per
+    pack; packs are built and profiles compiled once per side."""
     from engine.basetree import counterpart
 
-    head_load, base_load = PackLoader(), PackLoader()
     cases: dict[Path, tuple[Case, ...]] = {}
     errors: list[RuleError] = []
     out = []
-    for path in profiles:
-        pack_dir = path.resolve().parent.parent
-        if pack_dir not in cases:
-            cases[pack_dir], failed = pack_cases(pack_dir, head_load) if (pack_dir / "cases").is_dir() else ((), ())
-            errors += failed
-        name = f"{pack_dir.name}/{path.stem}"
-        try:
-            other = counterpart(path, rules, base_root)
-        except PasserelleError as exc:
-            out.append(ProfileImpact(name, "error", errors=exc.errors))
-            continue
-        out.append(profile_impact(name, path, other, cases[pack_dir], head_load=head_load, base_load=base_load,
-                                  base_root=base_root, live=live(path) if live else None))
+    with PackLoader() as head_load, PackLoader() as base_load:
+
+        def pack_inputs(pack_dir: Path) -> Callable[[], tuple[Case, ...]]:
+            def read() -> tuple[Case, ...]:  # once per pack, when a profile of it is first planned
+                if pack_dir not in cases:
+                    cases[pack_dir], failed = pack_cases(pack_dir, head_load) if (pack_dir / "cases").is_dir() \
+                        else ((), ())
+                    errors.extend(failed)
+                return cases[pack_dir]
+            return read
+
+        for path in profiles:
+            pack_dir = path.resolve().parent.parent
+            name = f"{pack_dir.name}/{path.stem}"
+            try:
+                other = counterpart(path, rules, base_root)
+            except PasserelleError as exc:
+                out.append(ProfileImpact(name, "error", errors=exc.errors))
+                continue
+            out.append(profile_impact(name, path, other, pack_inputs(pack_dir), head_load=head_load,
+                                      base_load=base_load, base_root=base_root, live=live(path) if live else None))
+    out += [ProfileImpact(f"{path.resolve().parent.parent.name}/{path.stem}", "removed") for path in removed]
     return Impact(base, tuple(out), tuple(errors))
 
 
@@ -390,6 +515,10 @@ def render_impact(impact: Impact) -> str:
             continue
         if profile.status == "added":
             lines.append(f"+ {profile.profile}: new profile (not at the base); every document of its first sync is new")
+            continue
+        if profile.status == "removed":
+            lines.append(f"- {profile.profile}: profile removed (at the base, gone now); its company is no longer "
+                         "synced")
             continue
         docs = len(profile.documents)
         lines.append(f"~ {profile.profile}: {docs} document(s) planned differently in {len(profile.inputs)} input(s)")
@@ -460,18 +589,17 @@ class CaseDelta:
 def case_delta(folder: Path, rules: Path, base_root: Path, head_load: PackLoader, base_load: PackLoader) -> CaseDelta:
     """What the edit does to one case's plan: its inputs planned with the profile at the base and now."""
     from engine.basetree import counterpart
-    from engine.packtest import case_outputs
 
     case_id = f"{folder.parent.parent.name}/{folder.name}"
     try:
-        case = load_case(folder, load=head_load)
-        after = case_outputs(case)
+        case = load_case(folder, load=head_load, pipeline=head_load.pipeline)
+        after = head_load.outputs(case)
         if case.profile_file is None:
             return CaseDelta(case_id, after, after)
         other = counterpart(case.profile_file, rules, base_root)
         if not other.is_file():
             return CaseDelta(case_id, {}, after, note="its profile is new (not at the base)")
-        before = case_outputs(with_profile(case, run_pipeline(other, base_load), base_root.parent))
+        before = base_load.outputs(with_profile(case, base_load.pipeline(other), base_root.parent))
     except PasserelleError as exc:
         return CaseDelta(case_id, {}, {}, errors=exc.errors)
     return CaseDelta(case_id, before, after)

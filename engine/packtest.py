@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,7 @@ from engine.runtime.plan import Change, Plan, PlanOptions, make_plan
 from engine.runtime.ports import LedgerEntry
 from engine.runtime.render import plan_to_json, render_text
 from engine.source import load_file
-from engine.store import open_store
+from engine.store import Store, open_store
 
 __all__ = [
     "CASE_FILE", "EXPECTED_FILES", "Case", "CaseResult", "FileResult", "MemoryTarget", "RecordSource",
@@ -43,6 +44,7 @@ EXPECTED_FILES: Mapping[str, str] = {"text": "expected.txt", "json": "expected.j
 _CASE_KEYS = ("description", "profile", "today", "created_at", "suspended_until", "record", "manual", "expect")
 _LEDGER_KEYS = ("flow", "key", "entity", "id", "sync_token", "fields", "payload_hash", "state")
 _QBO_CONNECTOR = "qbo"
+_PLANS = itertools.count()  # ledger keys of plans sharing one store
 
 
 def _fail(code: str, message: str, where: Path | Loc, hint: str | None = None) -> PasserelleError:
@@ -186,9 +188,11 @@ def _text(data: Mapping[str, Any], key: str, doc: Any, default: str | None = Non
     return value
 
 
-def load_case(folder: Path, *, load: Callable[[Path], RulePack] = load_pack) -> Case:
+def load_case(folder: Path, *, load: Callable[[Path], RulePack] = load_pack,
+              pipeline: Callable[[Path], Loaded] | None = None) -> Case:
     """Read and check a case folder; a missing or malformed file is a ``PasserelleError`` naming it.
-    ``load`` builds the pack from its folder (callers planning many cases pass one that reuses it)."""
+    ``load`` builds the pack from its folder, ``pipeline`` compiles the case's profile (callers planning
+    many cases pass ones that reuse what they built)."""
     folder = folder.resolve()
     pack_dir = folder.parent.parent
     rel = pack_dir.parent.parent  # paths are shown from the folder holding rules/, as in a checkout
@@ -205,7 +209,7 @@ def load_case(folder: Path, *, load: Callable[[Path], RulePack] = load_pack) -> 
             raise _fail("E143", f"unknown key {key!r} in case.yaml", doc.loc((key,), key=True),
                         hint=f"known keys: {', '.join(_CASE_KEYS)}")
     profile_file = _profile_path(data.get("profile"), folder, pack_dir, doc.loc(("profile",)))
-    loaded = run_pipeline(profile_file, load)
+    loaded = pipeline(profile_file) if pipeline is not None else run_pipeline(profile_file, load)
     meta = load_file(pack_dir / "pack.yaml").data.get("pack")
     pack_name = meta.get("name") if isinstance(meta, Mapping) else None
     if loaded.pack.meta.name != pack_name:
@@ -309,19 +313,22 @@ def _ledger(folder: Path, rel: Path, loaded: Loaded) -> tuple[LedgerEntry, ...]:
 # -- running ----------------------------------------------------------------------------------------
 
 
-def plan_case(case: Case) -> Plan:
-    """The case's plan from the real planner, with a ledger in an in-memory state store."""
-    store = open_store("sqlite://")
+def plan_case(case: Case, store: Store | None = None) -> Plan:
+    """The case's plan from the real planner, with a ledger in an in-memory state store. Callers planning
+    many cases pass one ``store`` (migrating a store costs more than a plan); each plan then keeps its
+    ledger under a key of its own."""
+    db = store or open_store("sqlite://")
     try:
         profile = case.loaded.profile.name if case.loaded.profile else case.loaded.pack.meta.name
-        ledger = StoreLedger(store, profile)
-        with store.engine.begin() as conn:
+        key = profile if store is None else f"{profile}#{next(_PLANS)}"
+        ledger = StoreLedger(db, key)
+        with db.engine.begin() as conn:
             for entry in case.ledger:
                 ledger.record(entry, conn)
-        plan = make_plan(case.loaded, MemoryTarget(case.reference), case.sources, StoreLedger(store, profile),
-                         case.options)
+        plan = make_plan(case.loaded, MemoryTarget(case.reference), case.sources, StoreLedger(db, key), case.options)
     finally:
-        store.dispose()
+        if store is None:
+            db.dispose()
     return replace(plan, created_at=case.created_at, changes=tuple(_relative(c, case.display_root) for c in plan.changes))
 
 
@@ -334,9 +341,9 @@ def _relative(change: Change, root: Path) -> Change:
     return replace(change, error=error, reason=change.reason.replace(prefix, "") if change.reason else change.reason)
 
 
-def case_outputs(case: Case) -> dict[str, str]:
-    """Expected-file name -> what this case produces now."""
-    plan = plan_case(case)
+def case_outputs(case: Case, store: Store | None = None) -> dict[str, str]:
+    """Expected-file name -> what this case produces now (``store``: as for ``plan_case``)."""
+    plan = plan_case(case, store)
     render = {"text": lambda: render_text(plan), "json": lambda: plan_to_json(plan)}
     return {EXPECTED_FILES[kind]: render[kind]() for kind in case.expect}
 

@@ -5,13 +5,20 @@ refused; anchors and aliases are counted and expansion bounded so an alias bomb 
 numbers are bounded in length (a 100,000-digit hex literal is an error, not a huge int); files that
 are empty, binary, not UTF-8, huge (refused before they are read) or too deeply nested get a clear
 error, not a traceback.
+
+``load_file`` keeps the last files it loaded by content (a digest of their bytes): a file read again
+unchanged (a pack shared by many profiles, ``passerelle impact`` comparing fifty of them) is not
+parsed again, and a file that changed on disk is, whatever its timestamps say.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
@@ -229,7 +236,34 @@ def load_file(path: Path | str, limits: Limits = DEFAULT_LIMITS, display: str | 
         raise PasserelleError([RuleError("E100", "is a directory, not a file", Loc(file))]) from None
     except OSError as exc:
         raise PasserelleError([RuleError("E100", f"cannot read file: {exc.strerror or exc}", Loc(file))]) from None
-    return load_text(_decode(raw, file, limits), file, limits)
+    key = (file, limits, hashlib.blake2b(raw, digest_size=20).digest())
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+    if cached is None:
+        cached = load_text(_decode(raw, file, limits), file, limits)
+        with _CACHE_LOCK:
+            _CACHE[key] = cached
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return replace(cached, data=_copy(cached.data))
+
+
+# Parsed files by (shown name, limits, digest of the bytes); only files that loaded are kept.
+_CACHE_SIZE = 512
+_CACHE: OrderedDict[tuple[str, Limits, bytes], Document] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _copy(value: Any) -> Any:
+    """A copy of plain data, so a caller changing what it was given cannot change the cache (far cheaper
+    than parsing the YAML again)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _too_big(file: str, size: int | None, limits: Limits) -> RuleError:

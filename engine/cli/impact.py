@@ -37,28 +37,47 @@ def _packs(rules: Path) -> list[Path]:
     return sorted(p for p in rules.iterdir() if (p / "pack.yaml").is_file()) if rules.is_dir() else []
 
 
-def profile_files(specs: tuple[str, ...], every: bool, rules: Path) -> list[Path]:
-    """Profile files from PROFILE arguments (a file, PACK/CUSTOMER, or PACK for all its customers) or --all."""
-    if every:
-        return [f for pack in _packs(rules) for f in sorted((pack / "customers").glob("*.yaml"))]
+def _customers(pack: Path) -> list[Path]:
+    return sorted((pack / "customers").glob("*.yaml"))
+
+
+def _gone(files: list[Path], rules: Path, base: Path) -> list[Path]:
+    """The base's profile files with no counterpart under ``rules`` now."""
+    return [f for f in files if not (rules / f.relative_to(base)).is_file()]
+
+
+def _need_profiles(specs: tuple[str, ...]) -> None:
     if not specs:
         raise PasserelleError([RuleError("E841", "name the profiles to compare, or --all", None,
                                          hint="passerelle impact PACK/CUSTOMER, passerelle impact PACK, "
                                               "or passerelle impact --all")])
+
+
+def profile_files(specs: tuple[str, ...], every: bool, rules: Path, base: Path) -> tuple[list[Path], list[Path]]:
+    """Profile files now, from PROFILE arguments (a file, PACK/CUSTOMER, or PACK for all its customers) or
+    --all, and the profiles they name in ``base`` (the rules folder at the base) that are gone now."""
+    if every:
+        return ([f for pack in _packs(rules) for f in _customers(pack)],
+                _gone([f for pack in _packs(base) for f in _customers(pack)], rules, base))
+    _need_profiles(specs)
     found: list[Path] = []
+    removed: list[Path] = []
     for spec in specs:
         path = Path(spec)
+        pack, _, customer = spec.partition("/")
         if path.is_file():
             found.append(path)
-        elif (rules / spec / "pack.yaml").is_file():
-            found += sorted((rules / spec / "customers").glob("*.yaml"))
-        elif spec.count("/") == 1 and (rules / spec.split("/")[0] / "customers" / f"{spec.split('/')[1]}.yaml").is_file():
-            pack, customer = spec.split("/")
+        elif (rules / spec / "pack.yaml").is_file() or (base / spec / "pack.yaml").is_file():
+            found += _customers(rules / spec)
+            removed += _gone(_customers(base / spec), rules, base)
+        elif customer and "/" not in customer and (rules / pack / "customers" / f"{customer}.yaml").is_file():
             found.append(rules / pack / "customers" / f"{customer}.yaml")
+        elif customer and "/" not in customer and (base / pack / "customers" / f"{customer}.yaml").is_file():
+            removed.append(base / pack / "customers" / f"{customer}.yaml")
         else:
-            raise PasserelleError([RuleError("E841", f"profile {spec!r} not found under {rules}", None,
-                                             hint="give a profile file, PACK/CUSTOMER, a pack name, or --all")])
-    return list(dict.fromkeys(found))
+            raise PasserelleError([RuleError("E841", f"profile {spec!r} not found under {rules} (nor at the base)",
+                                             None, hint="give a profile file, PACK/CUSTOMER, a pack name, or --all")])
+    return list(dict.fromkeys(found)), list(dict.fromkeys(removed))
 
 
 class _Replay:
@@ -109,9 +128,11 @@ def impact(profiles: tuple[str, ...], *, every: bool, base: str, rules_opt: Path
            exit_zero: bool) -> None:
     """What the edit since BASE changes for each PROFILE: documents created, updated, skipped or in error."""
     rules = (rules_opt or default_rules()).resolve()
-    files = profile_files(profiles, every, rules)
+    if not every:
+        _need_profiles(profiles)  # before the base is extracted
     with open_base(base, rules) as base_root:
-        result = run_impact(files, rules, base_root, base, live=_live if live else None)
+        files, removed = profile_files(profiles, every, rules, base_root)
+        result = run_impact(files, rules, base_root, base, removed=removed, live=_live if live else None)
     click.echo(impact_to_json(result) if as_json else render_impact(result), nl=False)
     code = result.exit_code
     sys.exit(0 if code == 2 and exit_zero else code)
