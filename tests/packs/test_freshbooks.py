@@ -58,7 +58,7 @@ def write_profile(folder: Path, settings: dict[str, Any] | None = None, tables: 
 @contextmanager
 def bakery(tmp_path: Path, settings: dict[str, Any] | None = None, tables: dict[str, Any] | None = None, *,
            fake: FakeProduct | None = None, prepare: Any = None) -> Iterator[tuple[PackRun, FakeProduct]]:
-    fake = fake or FakeProduct(fb.spec())
+    fake = fake or FakeProduct(fb.spec(items=fb.ITEMS))
     with pack_run(write_profile(tmp_path, settings, tables), products={"product": fake}, env=ENV) as run:
         stock_account(run)
         if prepare is not None:
@@ -94,7 +94,7 @@ def name_of(ref: dict[str, Any] | None) -> str | None:
 
 
 def with_invoices(*invoices: dict[str, Any]) -> FakeProduct:
-    return FakeProduct(fb.spec(invoices=tuple(invoices), payments=(), expenses=()))
+    return FakeProduct(fb.spec(invoices=tuple(invoices), payments=(), expenses=(), items=fb.ITEMS))
 
 
 ITEMS = {"create_items": True}
@@ -616,7 +616,7 @@ def test_F20_nothing_dated_before_the_start_date_is_synced(tmp_path: Path) -> No
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_F21_hourly_sync_picks_up_what_freshbooks_changed_since(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                 ) -> None:
-    fake = FakeProduct(fb.spec())
+    fake = FakeProduct(fb.spec(items=fb.ITEMS))
     new_sale = fb.invoice(8, "sent", ("Lucie", "Bernard", "Café du Marché", None),
                           [fb.line(1, "BAG-TRAD", "Baguette tradition", "50", "1.20", "VAT 5.5")], "2025-01-08 07:00:00")
     waits: list[float] = []

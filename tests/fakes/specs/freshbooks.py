@@ -112,7 +112,8 @@ def _resource(kind: str, idf: str, records: tuple[dict[str, Any], ...], single: 
 
 def spec(token: str | None = TOKEN, *, invoices: tuple[dict[str, Any], ...] = INVOICES,
          payments: tuple[dict[str, Any], ...] = PAYMENTS, expenses: tuple[dict[str, Any], ...] = EXPENSES,
-         items: tuple[dict[str, Any], ...] = ITEMS) -> ProductSpec:
+         items: tuple[dict[str, Any], ...] = ()) -> ProductSpec:
+    """The fixtures; ``items=ITEMS`` adds the product list (tests of matching by SKU and of stock items)."""
     return ProductSpec("freshbooks", (_resource("invoices", "invoiceid", invoices, "invoice"),
                                       _resource("payments", "paymentid", payments, "payment"),
                                       _resource("expenses", "expenseid", expenses, "expense"),
