@@ -10,7 +10,6 @@ Referenced records to create go first; placeholders in later payloads are replac
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,8 +19,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.errors import PasserelleError, RuleError
+from engine.runtime import outbox as outbox_store
 from engine.runtime.canonical import payload_hash, request_id, to_plain, with_numbers
-from engine.runtime.history import finish_run, progress_run, record_error, resolve_errors, start_run
+from engine.runtime.history import (
+    finish_run,
+    progress_run,
+    record_error,
+    resolve_errors,
+    resolve_errors_of,
+    start_run,
+)
 from engine.runtime.ledger import StoreLedger
 from engine.runtime.plan import Change, Plan, payload_digest
 from engine.runtime.ports import Attacher, Fetcher, LedgerEntry, Target, TargetWrite, WriteOutcome, Writer
@@ -79,7 +86,8 @@ def check_fresh(plan: Plan, target: Target, store: Store) -> None:
     is_current = getattr(target, "is_current", None)  # a target may check its fingerprint more cheaply
     if not (is_current(plan.fingerprint) if is_current is not None else target.fingerprint() == plan.fingerprint):
         problems.append("the QBO company's reference data (accounts, items, customers, tax codes ...) changed")
-    done = _done_requests(store, plan.key)
+    done = _done_requests(store, plan.key, [c.request_id for c in plan.changes
+                                            if c.action in ("update", "void", "delete", "adopt") and c.request_id])
     for change in plan.changes:
         if change.action not in ("update", "void", "delete", "adopt") or change.request_id in done:
             continue
@@ -111,11 +119,15 @@ def _applied_by(store: Store, plan: Plan) -> int | None:
     return None
 
 
-def _done_requests(store: Store, profile: str) -> set[str]:
+def _done_requests(store: Store, profile: str, wanted: list[str]) -> set[str]:
+    """Which of these requestids are done already (read by chunks of the plan's, not the whole outbox)."""
+    found: set[str] = set()
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(outbox.c.request_id).where(outbox.c.profile == profile,
-                                                                 outbox.c.status == "done"))
-        return {r[0] for r in rows}
+        for start in range(0, len(wanted), 500):
+            found.update(r[0] for r in conn.execute(sa.select(outbox.c.request_id).where(
+                outbox.c.profile == profile, outbox.c.status == "done",
+                outbox.c.request_id.in_(wanted[start:start + 500]))))
+    return found
 
 
 class _Applier:
@@ -147,69 +159,52 @@ class _Applier:
         if self.progress is not None:
             self.progress(self.state.done, self.total, label)
 
-    # -- the outbox --------------------------------------------------------------------------------
-    def _interrupted(self, flow: str, key: str, operation: str) -> str | None:
-        """The requestid of this record's write that was sent but never settled (a crash, a kill -9).
-
-        Resending under the same requestid makes the target replay the first answer instead of writing
-        again, even though the payload may now carry real ids where it carried placeholders then."""
-        with self.store.engine.connect() as conn:
-            row = conn.execute(sa.select(outbox.c.request_id).where(
-                outbox.c.profile == self.profile, outbox.c.flow == flow, outbox.c.source_key == key,
-                outbox.c.action == operation, outbox.c.status.in_(("planned", "sent")))
-                .order_by(outbox.c.id.desc())).first()
-        return str(row[0]) if row else None
-
-    def _enqueue(self, write: TargetWrite) -> Mapping[str, Any] | None:
-        """Record the write before sending it; returns the stored answer when it was already done.
+    # -- the outbox, a batch at a time ---------------------------------------------------------------
+    def _enqueue(self, writes: list[TargetWrite]) -> tuple[list[TargetWrite], dict[str, Mapping[str, Any]]]:
+        """Record a batch of writes before sending them, in one transaction; returns the writes (under the
+        requestid of an unsettled earlier attempt where there is one) and the stored answers of those done.
 
         Another run (the serve worker, a concurrent sync) may record the same requestid between our read
-        and our insert: the unique key refuses the second insert, and the row is then taken over like an
-        unsettled one — resent under the same requestid, which the target replays instead of repeating."""
+        and our insert: the unique key refuses the insert, and the batch is recorded again, taking that
+        row over like an unsettled one — resent under the same requestid, which the target replays."""
         try:
-            return self._record_sent(write)
+            return self._record_sent(writes)
         except sa.exc.IntegrityError:
-            return self._record_sent(write)
+            return self._record_sent(writes)
 
-    def _record_sent(self, write: TargetWrite) -> Mapping[str, Any] | None:
-        now = dt.datetime.now(dt.UTC)
+    def _record_sent(self, writes: list[TargetWrite]) -> tuple[list[TargetWrite], dict[str, Mapping[str, Any]]]:
         with self.store.engine.begin() as conn:
-            row = conn.execute(sa.select(outbox).where(outbox.c.profile == self.profile,
-                                                       outbox.c.request_id == write.request_id)).first()
-            if row is not None and row.status == "done":
-                return dict(row.response or {})
-            values = {"run_id": self.run_id, "flow": write.flow, "source_key": write.source_key,
-                      "action": write.operation, "entity": write.entity, "payload": to_plain(write.payload),
-                      "status": "sent", "updated_at": now}
-            if row is None:
-                conn.execute(sa.insert(outbox).values(profile=self.profile, request_id=write.request_id,
-                                                      created_at=now, **values))
-            else:
-                conn.execute(sa.update(outbox).where(outbox.c.id == row.id).values(**values))
-        return None
+            writes = outbox_store.unsettled(conn, self.profile, writes)
+            return writes, outbox_store.record_sent(conn, self.profile, self.run_id, writes)
 
-    def _settle(self, outcome: WriteOutcome, entry: LedgerEntry | None) -> None:
-        write = outcome.write
+    def _settle(self, done: list[tuple[WriteOutcome, LedgerEntry | None]]) -> None:
+        """Store a batch's answers, ledger entries and error history in one transaction of a few statements."""
+        if not done:
+            return
         with self.store.engine.begin() as conn:
-            conn.execute(sa.update(outbox).where(outbox.c.profile == self.profile,
-                                                 outbox.c.request_id == write.request_id).values(
-                status="done" if outcome.ok else "failed", response=to_plain(outcome.record or {}),
-                updated_at=dt.datetime.now(dt.UTC)))
-            if outcome.ok:
-                if entry is not None:
-                    meta = (outcome.record or {}).get("MetaData") or {}
-                    self.ledger.record(entry, conn, last_updated=meta.get("LastUpdatedTime"))
-                resolve_errors(conn, self.profile, write.flow, write.source_key)
-            else:
-                record_error(conn, self.profile, write.flow, write.source_key, run_id=self.run_id,
-                             fault_class=outcome.fault_class or "transient", code=outcome.code,
-                             message=outcome.message or "write failed", hint=outcome.hint)
+            outbox_store.settle(conn, self.profile, [outbox_store.Settled(o.write.request_id, o.ok, o.record or {})
+                                                     for o, _ in done])
+            entries = [(entry, ((o.record or {}).get("MetaData") or {}).get("LastUpdatedTime"))
+                       for o, entry in done if o.ok and entry is not None]
+            if entries:
+                self.ledger.record_many(entries, conn)
+            written: dict[str, list[str]] = {}
+            for outcome, _ in done:
+                write = outcome.write
+                if outcome.ok:
+                    written.setdefault(write.flow, []).append(write.source_key)
+                else:
+                    record_error(conn, self.profile, write.flow, write.source_key, run_id=self.run_id,
+                                 fault_class=outcome.fault_class or "transient", code=outcome.code,
+                                 message=outcome.message or "write failed", hint=outcome.hint)
+            for flow, keys in written.items():
+                resolve_errors_of(conn, self.profile, flow, list(dict.fromkeys(keys)))
             progress_run(conn, self.run_id, self.state.done)
 
-    def _fail_before_send(self, change: Change, message: str) -> None:
+    def _fail_before_send(self, change: Change, message: str, *, hint: str | None = None) -> None:
         with self.store.engine.begin() as conn:
             record_error(conn, self.profile, change.flow, change.key, run_id=self.run_id, fault_class="data",
-                         code=None, message=message, hint=None)
+                         code=None, message=message, hint=hint)
         self.state.failures.append((change.flow, change.key, message))
         self.state.counts["failed"] += 1
         self.tick(f"{change.entity} {change.label}")
@@ -218,61 +213,75 @@ class _Applier:
     def create_references(self) -> None:
         """Referenced records (customers, items ...) first, in batches, up to CONCURRENT_BATCHES in flight:
         they do not depend on each other, and every later write may need their ids."""
-        todo: list[tuple[Mapping[str, Any], TargetWrite]] = []
+        prepared: list[tuple[Mapping[str, Any], TargetWrite]] = []
         for create in self._creates():
-            fields = to_plain(create["fields"])
-            write = TargetWrite(entity=create["entity"], operation="create", payload=fields,
-                                request_id=request_id(self.profile, "ref", f"{create['entity']}:{create['by']}="
-                                                      f"{create['value']}", "create", payload_hash(fields)),
-                                flow=f"ref:{create['entity']}", source_key=str(create["value"]),
-                                match={create["by"]: create["value"]})
-            previous = self._enqueue(write)
-            if previous is not None:
-                self._reference_done(create, WriteOutcome(write, True, record=previous))
-            else:
-                todo.append((create, write))
-        batches = [todo[start:start + BATCH_SIZE] for start in range(0, len(todo), BATCH_SIZE)]
-        sent = self.pool.map(lambda batch: _send_batch(self.writer, [w for _, w in batch]), batches)
+            try:
+                fields = to_plain(create["fields"])
+                write = TargetWrite(entity=create["entity"], operation="create", payload=fields,
+                                    request_id=request_id(self.profile, "ref", f"{create['entity']}:{create['by']}="
+                                                          f"{create['value']}", "create", payload_hash(fields)),
+                                    flow=f"ref:{create['entity']}", source_key=str(create["value"]),
+                                    match={create["by"]: create["value"]})
+            except Exception as exc:  # one bad record fails alone
+                why = (f"{create.get('entity')} {create.get('by')}={create.get('value')!r} could not be prepared: "
+                       f"{_unexpected(exc)}")
+                self.state.failed[str(create.get("placeholder"))] = why
+                self.state.failures.append((f"ref:{create.get('entity')}", str(create.get("value")), why))
+                self.tick(f"{create.get('entity')} {create.get('value')}")
+                continue
+            prepared.append((create, write))
+        batches: list[list[tuple[Mapping[str, Any], TargetWrite]]] = []
+        for start in range(0, len(prepared), BATCH_SIZE):
+            group = prepared[start:start + BATCH_SIZE]
+            writes, done = self._enqueue([w for _, w in group])
+            todo = []
+            concluded = []
+            for (create, _), write in zip(group, writes, strict=True):
+                if write.request_id in done:
+                    concluded.append((create, WriteOutcome(write, True, record=done[write.request_id])))
+                else:
+                    todo.append((create, write))
+            self._references_done(concluded)
+            if todo:
+                batches.append(todo)
+        sent = self.pool.map(lambda batch: _send_safely(self.writer, [w for _, w in batch]), batches)
         for batch, outcomes in zip(batches, sent, strict=True):
-            for (create, _), outcome in zip(batch, outcomes, strict=True):
-                self._reference_done(create, outcome)
+            self._references_done([(create, outcome) for (create, _), outcome in zip(batch, outcomes, strict=True)])
 
-    def _reference_done(self, create: Mapping[str, Any], outcome: WriteOutcome) -> None:
-        write = outcome.write
-        if outcome.ok and outcome.record is not None:
-            self.state.ids[create["placeholder"]] = str(outcome.record.get("Id"))
-            remember = getattr(self.writer, "remember", None)
-            if remember is not None:
-                remember(create["entity"], outcome.record)
-            self.state.counts["created_references"] += 1
-        else:
-            why = f"{create['entity']} {create['by']}={create['value']!r} could not be created: {outcome.message}"
-            self.state.failed[create["placeholder"]] = why
-            self.state.failures.append((write.flow, write.source_key, why))
-        self._settle(outcome, None)
-        self.tick(f"{create['entity']} {create['value']}")
+    def _references_done(self, done: list[tuple[Mapping[str, Any], WriteOutcome]]) -> None:
+        for create, outcome in done:
+            write = outcome.write
+            if outcome.ok and outcome.record is not None:
+                self.state.ids[create["placeholder"]] = str(outcome.record.get("Id"))
+                remember = getattr(self.writer, "remember", None)
+                if remember is not None:
+                    remember(create["entity"], outcome.record)
+                self.state.counts["created_references"] += 1
+            else:
+                why = f"{create['entity']} {create['by']}={create['value']!r} could not be created: {outcome.message}"
+                self.state.failed[create["placeholder"]] = why
+                self.state.failures.append((write.flow, write.source_key, why))
+            self.tick(f"{create['entity']} {create['value']}")
+        self._settle([(outcome, None) for _, outcome in done])
 
     def writer_for(self, connection: str) -> Writer:
         """Product write-backs go to their connection's writer; everything else to the QBO writer."""
         return self.writers.get(connection, self.writer)
 
-    def _send(self, write: TargetWrite, connection: str = "") -> WriteOutcome:
-        previous = self._enqueue(write)
-        if previous is not None:
-            return WriteOutcome(write, True, record=previous)
-        return self.writer_for(connection).write(write)
-
     def _prepare(self, change: Change) -> TargetWrite | None:
+        """The write of a change, under its planned requestid (the outbox may swap in an unsettled one)."""
         try:
             payload = with_numbers(_substitute(change.payload or {}, self.state), change.numbers)
             match = _substitute(dict(change.match or {}), self.state) or None
         except LookupError as missing:
             self._fail_before_send(change, f"not sent: {missing}")
             return None
+        except Exception as exc:  # one bad record fails alone
+            self._fail_before_send(change, f"not sent: {_unexpected(exc)}", hint=UNEXPECTED_HINT)
+            return None
         operation = "update" if change.action == "adopt" else change.action
         planned = change.request_id or request_id(self.profile, change.flow, change.key, change.action, "")
-        return TargetWrite(entity=change.entity, operation=operation, payload=payload,
-                           request_id=self._interrupted(change.flow, change.key, operation) or planned,
+        return TargetWrite(entity=change.entity, operation=operation, payload=payload, request_id=planned,
                            flow=change.flow, source_key=change.key, target_id=change.target_id,
                            sync_token=change.sync_token, owned_fields=change.owned_fields, match=match)
 
@@ -346,35 +355,35 @@ class _Applier:
                 continue
             self._submit(pending)
             self._drain(0)
-            self._one(change, write)
+            self._submit([(change, write)], background=False)
         self._submit(pending)
         self._drain(0)
 
-    def _one(self, change: Change, write: TargetWrite) -> None:
-        outcome = self._send(write, change.connection)
-        self._conclude(change, write, outcome)
-
-    def _submit(self, pending: list[tuple[Change, TargetWrite]]) -> None:
+    def _submit(self, pending: list[tuple[Change, TargetWrite]], *, background: bool = True) -> None:
         """Record a batch's writes in the outbox, then send it: in the background to the main target (its
         client keeps under the rate limits), at once to any other writer. Settling stays in plan order."""
+        if not pending:
+            return
+        writes, done = self._enqueue([w for _, w in pending])
         todo: list[tuple[Change, TargetWrite]] = []
-        for change, write in pending:
-            previous = self._enqueue(write)
-            if previous is not None:
-                self._conclude(change, write, WriteOutcome(write, True, record=previous))
+        concluded: list[tuple[Change, TargetWrite, WriteOutcome]] = []
+        for (change, _), write in zip(pending, writes, strict=True):
+            if write.request_id in done:
+                concluded.append((change, write, WriteOutcome(write, True, record=done[write.request_id])))
             else:
                 todo.append((change, write))
         pending.clear()
+        self._conclude(concluded)
         if not todo:
             return
         writer = self.writer_for(todo[0][0].connection)
         writes = [w for _, w in todo]
-        if writer is self.writer:
+        if writer is self.writer and background:
             self._drain(CONCURRENT_BATCHES - 1)
-            self.inflight.append((todo, self.pool.submit(_send_batch, writer, writes)))
+            self.inflight.append((todo, self.pool.submit(_send_safely, writer, writes)))
         else:
             self._drain(0)
-            self._settle_batch(todo, _send_batch(writer, writes))
+            self._settle_batch(todo, _send_safely(writer, writes))
 
     def _drain(self, keep: int) -> None:
         """Settle the oldest batches in flight until at most ``keep`` remain."""
@@ -383,25 +392,40 @@ class _Applier:
             self._settle_batch(todo, future.result())
 
     def _settle_batch(self, todo: list[tuple[Change, TargetWrite]], outcomes: list[WriteOutcome]) -> None:
-        for (change, write), outcome in zip(todo, outcomes, strict=True):
-            self._conclude(change, write, outcome)
+        self._conclude([(change, write, outcome) for (change, write), outcome in zip(todo, outcomes, strict=True)])
 
-    def _conclude(self, change: Change, write: TargetWrite, outcome: WriteOutcome) -> None:
-        if outcome.ok:
-            record = outcome.record or {}
-            if change.action == "create" and record.get("Id") is not None:
-                self.state.ids[f"$flow:{change.flow}:{change.key}"] = str(record["Id"])
-            self.state.counts[change.action] += 1
-        else:
-            self.state.counts["failed"] += 1
-            self.state.failures.append((change.flow, change.key, outcome.message or "write failed"))
-            if change.action == "create":
-                self.state.failed[f"$flow:{change.flow}:{change.key}"] = (
-                    f"{change.flow} {change.key} was not written: {outcome.message}")
-        self.tick(f"{change.entity} {change.label}")
-        self._settle(outcome, self._entry(change, write, outcome.record) if outcome.ok else None)
-        if outcome.ok and change.attachments:
-            self._attach(change, str((outcome.record or {}).get("Id") or change.target_id or ""))
+    def _conclude(self, done: list[tuple[Change, TargetWrite, WriteOutcome]]) -> None:
+        """Count a batch's outcomes, then store them with their ledger entries in one transaction; a
+        record whose entry cannot be made fails alone."""
+        settled: list[tuple[WriteOutcome, LedgerEntry | None]] = []
+        attach: list[tuple[Change, str]] = []
+        for change, write, answer in done:
+            entry, outcome = None, answer
+            if outcome.ok:
+                try:
+                    entry = self._entry(change, write, outcome.record)
+                except Exception as exc:  # one bad record fails alone
+                    outcome = WriteOutcome(write, False, record=outcome.record, fault_class="data",
+                                           message=f"written, but not recorded: {_unexpected(exc)}",
+                                           hint=UNEXPECTED_HINT)
+            if outcome.ok:
+                record = outcome.record or {}
+                if change.action == "create" and record.get("Id") is not None:
+                    self.state.ids[f"$flow:{change.flow}:{change.key}"] = str(record["Id"])
+                self.state.counts[change.action] += 1
+                if change.attachments:
+                    attach.append((change, str(record.get("Id") or change.target_id or "")))
+            else:
+                self.state.counts["failed"] += 1
+                self.state.failures.append((change.flow, change.key, outcome.message or "write failed"))
+                if change.action == "create":
+                    self.state.failed[f"$flow:{change.flow}:{change.key}"] = (
+                        f"{change.flow} {change.key} was not written: {outcome.message}")
+            self.tick(f"{change.entity} {change.label}")
+            settled.append((outcome, entry))
+        self._settle(settled)
+        for change, target_id in attach:
+            self._attach(change, target_id)
 
     def _attach(self, change: Change, target_id: str) -> bool:
         """Upload and link each file once: the outbox remembers attachments already made. True when none
@@ -411,7 +435,7 @@ class _Applier:
             rid = request_id(self.profile, change.flow, change.key, "attach", f"{target_id}|{attachment['url']}")
             write = TargetWrite(entity=change.entity, operation="attach", payload=dict(attachment), request_id=rid,
                                 flow=change.flow, source_key=change.key, target_id=target_id)
-            if self._enqueue(write) is not None:
+            if self._enqueue([write])[1]:
                 continue
             if self.attacher is None or self.fetcher is None:
                 outcome = WriteOutcome(write, False, fault_class="config",
@@ -424,14 +448,53 @@ class _Applier:
                                            message=f"cannot read {attachment['url']}: {exc.errors[0].message}",
                                            resync_may_fix=True)
                 else:
-                    outcome = self.attacher.attach(write, content)
+                    try:
+                        outcome = self.attacher.attach(write, content)
+                    except Exception as exc:  # one bad record fails alone
+                        outcome = _unexpected_outcome(write, exc)
             if outcome.ok:
                 self.state.counts["attached"] += 1
             else:
                 ok = False
                 self.state.failures.append((change.flow, change.key, outcome.message or "attachment failed"))
-            self._settle(outcome, None)
+            self._settle([(outcome, None)])
         return ok
+
+
+UNEXPECTED_HINT = ("an unexpected error in Passerelle while applying this record; the rest of the run went on. "
+                   "Sync again once fixed, or report the message")
+
+
+def _unexpected(exc: Exception) -> str:
+    """An unexpected failure (a bug, a value nothing foresaw) as one record's error message."""
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _unexpected_outcome(write: TargetWrite, exc: Exception) -> WriteOutcome:
+    return WriteOutcome(write, False, fault_class="data", message=f"not written: {_unexpected(exc)}",
+                        hint=UNEXPECTED_HINT)
+
+
+def _send_safely(writer: Writer, writes: list[TargetWrite]) -> list[WriteOutcome]:
+    """Send a batch; when it fails unexpectedly (not a fault the target classified), each write is sent
+    alone, so only the record that caused it fails. Resending is safe: the requestids make the target
+    replay what it wrote already. The project's own errors (a refused token ...) still stop the run."""
+    try:
+        return _send_batch(writer, writes)
+    except PasserelleError:
+        raise
+    except Exception as exc:  # narrowed below, write by write
+        if len(writes) == 1:
+            return [_unexpected_outcome(writes[0], exc)]
+    outcomes = []
+    for write in writes:
+        try:
+            outcomes.append(writer.write(write))
+        except PasserelleError:
+            raise
+        except Exception as exc:
+            outcomes.append(_unexpected_outcome(write, exc))
+    return outcomes
 
 
 def _send_batch(writer: Writer, writes: list[TargetWrite]) -> list[WriteOutcome]:

@@ -5,7 +5,7 @@ hint; a later successful write of the record resolves its open errors, which sta
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from engine.store import Store
 from engine.store.tables import errors, runs
 
-__all__ = ["ErrorRow", "finish_run", "list_errors", "record_error", "resolve_errors", "set_error_status", "start_run"]
+__all__ = ["ErrorRow", "finish_run", "list_errors", "record_error", "resolve_errors", "resolve_errors_of",
+           "set_error_status", "start_run"]
 
 
 def _now() -> dt.datetime:
@@ -70,6 +71,17 @@ def resolve_errors(conn: sa.Connection, profile: str, flow: str, key: str) -> in
     where = ((errors.c.profile == profile) & (errors.c.flow == flow) & (errors.c.source_key == key)
              & (errors.c.status.in_(("open", "resynced"))))
     return int(conn.execute(sa.update(errors).where(where).values(status="resolved", resolved_at=_now())).rowcount)
+
+
+def resolve_errors_of(conn: sa.Connection, profile: str, flow: str, keys: Sequence[str]) -> int:
+    """``resolve_errors`` for many records of a flow at once (one statement per few hundred keys)."""
+    done = 0
+    for start in range(0, len(keys), 400):
+        where = ((errors.c.profile == profile) & (errors.c.flow == flow)
+                 & (errors.c.source_key.in_(keys[start:start + 400])) & (errors.c.status.in_(("open", "resynced"))))
+        done += int(conn.execute(sa.update(errors).where(where).values(status="resolved",
+                                                                       resolved_at=_now())).rowcount)
+    return done
 
 
 def set_error_status(store: Store, error_id: int, status: str) -> ErrorRow | None:

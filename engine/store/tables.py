@@ -95,6 +95,7 @@ errors = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("resolved_at", DateTime(timezone=True)),
 )
+Index("errors_record", errors.c.profile, errors.c.flow, errors.c.source_key)  # a batch's open errors (0005)
 
 suspensions = Table(
     "suspensions", metadata,
@@ -120,6 +121,7 @@ outbox = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("profile", "request_id", name="outbox_request"),
 )
+Index("outbox_record", outbox.c.profile, outbox.c.flow, outbox.c.source_key)  # a batch's unsettled writes (0005)
 
 events = Table(
     "events", metadata,

@@ -186,7 +186,8 @@ def test_an_outbox_row_recorded_by_another_run_meanwhile_is_taken_over_not_a_cra
     original = apply_module._Applier._record_sent
     raced: list[str] = []
 
-    def racing(self: Any, write: TargetWrite) -> Any:
+    def racing(self: Any, writes: list[TargetWrite]) -> Any:
+        write = writes[0]  # a batch's first write
         if not raced:  # the other run inserts the same requestid just before us
             raced.append(write.request_id)
             with store.engine.begin() as conn:
@@ -199,7 +200,7 @@ def test_an_outbox_row_recorded_by_another_run_meanwhile_is_taken_over_not_a_cra
                                                       source_key=write.source_key, action=write.operation,
                                                       entity=write.entity, status="sent", created_at=sa.func.now(),
                                                       updated_at=sa.func.now()))
-        return original(self, write)
+        return original(self, writes)
 
     monkeypatch.setattr(apply_module._Applier, "_record_sent", racing)
     report = apply_plan(_plan(demo, target, store), target, store)
