@@ -156,3 +156,37 @@ def test_test_base_names_the_cases_whose_plans_the_edit_changes(trees: tuple[Pat
     code, text = invoke(cases_command, str(head / "freshbooks"), "--base", str(base))
     assert code == 0, text
     assert "changes this case's plan (base -> now):" in text  # now the expected files hold the edit's plan
+
+
+def test_new_and_removed_profiles_are_reported(trees: tuple[Path, Path]) -> None:
+    base, head = trees
+    customers = head / "freshbooks/customers"
+    (customers / "own-row.yaml").unlink()
+    demo = (customers / "demo.yaml").read_text(encoding="utf-8")
+    (customers / "newcomer.yaml").write_text(demo.replace("name: demo", "name: newcomer"), encoding="utf-8")
+    code, text = invoke(impact, "--rules", str(head), "--base", str(base), "--all")
+    assert code == 2, text
+    assert "+ freshbooks/newcomer: new profile (not at the base)" in text
+    assert "- freshbooks/own-row: profile removed (at the base, gone now)" in text
+    assert "2 of 6 profile(s) change" in text
+    code, out = invoke(impact, "--rules", str(head), "--base", str(base), "freshbooks", "--json")
+    status = {p["profile"]: p["status"] for p in json.loads(out)["profiles"]}
+    assert code == 2
+    assert status == {"freshbooks/atelier-dupont": "unchanged", "freshbooks/boulangerie-martin": "unchanged",
+                      "freshbooks/demo": "unchanged", "freshbooks/keeps-row": "unchanged",
+                      "freshbooks/newcomer": "added", "freshbooks/own-row": "removed"}
+    code, text = invoke(impact, "--rules", str(head), "--base", str(base), "freshbooks/own-row")  # named, gone now
+    assert code == 2 and "- freshbooks/own-row: profile removed" in text
+    code, text = invoke(impact, "--rules", str(head), "--base", str(base), "freshbooks/keeps-row")
+    assert code == 0 and "profile removed" not in text
+
+
+def test_a_new_profile_that_does_not_compile_is_an_error(trees: tuple[Path, Path]) -> None:
+    base, head = trees
+    bad = head / "freshbooks/customers/broken.yaml"
+    bad.write_text((head / "freshbooks/customers/demo.yaml").read_text(encoding="utf-8")
+                   .replace("name: demo", "name: broken").replace("invoice_prefix: FB", "invoice_prefixe: FB"),
+                   encoding="utf-8")
+    code, text = invoke(impact, "--rules", str(head), "--base", str(base), "freshbooks/broken")
+    assert code == 1, text
+    assert "x freshbooks/broken: cannot be compiled" in text and "broken.yaml:" in text
