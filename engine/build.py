@@ -273,7 +273,8 @@ def _table(reader: _Reader, name: str, body: Mapping[str, Any], errors: list[Rul
                                     (*path, "default")))
     refers = body.get("refers_to")
     refers_to = None if refers is None else TableRef(
-        entity=refers["entity"], by=refers.get("by", "Name"), loc=reader.loc((*path, "refers_to")), type=refers.get("type"))
+        entity=refers["entity"], by=refers.get("by", "Name"), loc=reader.loc((*path, "refers_to")), type=refers.get("type"),
+        also_by=tuple(str(f) for f in refers.get("also_by") or ()))
     return Table(name=name, description=body["description"], key_type=key_type, value_type=value_type,
                  on_missing=body.get("on_missing", "error"), default=default, rows=MappingProxyType(rows),
                  loc=reader.loc(path, key=True), keys=keys, refers_to=refers_to)
@@ -373,7 +374,7 @@ def _v_ref(r: _Reader, b: Mapping[str, Any], p: tuple[PathPart, ...], m: Mods) -
         create_when=r.src(create, "when", (*rp, "create")) if create else None,
         create=_object(r, create["fields"], (*rp, "create", "fields")) if create else None,
         shape=ref.get("shape", "ref"), field=ref.get("field"), by_loc=r.loc((*rp, "by")),
-        connection=ref.get("connection"), mods=m,
+        connection=ref.get("connection"), also_by=tuple(str(f) for f in ref.get("also_by") or ()), mods=m,
     )
 
 

@@ -315,6 +315,7 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
     create_when = c.expr(spec.create_when, names | {"value"})
     create = c.value(spec.create, names | {"value"}) if spec.create is not None else None
     entity, by, on_missing = spec.entity, _static_by(c, spec), spec.on_missing
+    fields = (by, *spec.also_by)
     bare, field = spec.shape == "id", spec.field
     value_fn = value_expr.fn if value_expr else _failing("invalid ref")
     name_field = "DisplayName" if entity in ("Customer", "Vendor") else "Name"
@@ -324,7 +325,11 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
         ctx: EvalContext = scope["__ctx"]
         if wanted is None or wanted == "":
             return _missing(on_missing, f"no {entity} to refer to: {spec.value.text} is empty", loc=spec.loc)
-        found = ctx.refs.find(entity, by, wanted)
+        found = None
+        for match in fields:
+            found = ctx.refs.find(entity, match, wanted)
+            if found is not None:
+                break
         if found is not None:
             if field is not None:
                 return found.get(field)
@@ -344,7 +349,7 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
                 return pending.placeholder if bare else {"value": pending.placeholder, "name": str(wanted)}
         return _missing(on_missing, f"no {entity} with {by} = {wanted!r} in the QBO company", loc=spec.loc)
 
-    return run, f"ref {entity} by {by}"
+    return run, f"ref {entity} by {' or '.join(fields)}"
 
 
 def _static_by(c: _Compiler, spec: RefValue) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "OMIT", "EvalContext", "Ledger", "NoLedger", "PendingCreate", "PlaceholderReferenceData", "ReferenceData",
-    "SourceRecords", "StaticReferenceData", "TraceEntry",
+    "SourceRecords", "StaticReferenceData", "TraceEntry", "field_values",
 ]
 
 
@@ -47,11 +47,18 @@ class Ledger(Protocol):
         """A field of the target record ``key`` of ``flow`` was written to, or None."""
 
 
-def _field(record: Mapping[str, Any], by: str) -> Any:
-    value: Any = record
-    for part in by.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
+def field_values(record: Mapping[str, Any], path: str) -> list[Any]:
+    """The values at a dotted ``path`` of a record, crossing lists (``SalesTaxRateList.TaxRateDetail.TaxRateRef.name``
+    gives one name per rate); None and missing values are left out. Reference data index records by these."""
+    level: list[Any] = [record]
+    for part in path.split("."):
+        nxt: list[Any] = []
+        for value in level:
+            for item in (value if isinstance(value, list | tuple) else (value,)):
+                if isinstance(item, Mapping) and item.get(part) is not None:
+                    nxt.append(item[part])
+        level = nxt
+    return [v for value in level for v in (value if isinstance(value, list | tuple) else (value,)) if v is not None]
 
 
 class StaticReferenceData:
@@ -72,9 +79,9 @@ class StaticReferenceData:
     def _build(self, entity: str, by: str) -> dict[str, Mapping[str, Any]]:
         index: dict[str, Mapping[str, Any]] = {}
         for record in self._records.get(entity, ()):
-            found = _field(record, by)
-            if found is not None and record.get("Active", True) is not False:
-                index.setdefault(str(found), record)
+            if record.get("Active", True) is not False:
+                for found in field_values(record, by):
+                    index.setdefault(str(found), record)
         self._index[(entity, by)] = index
         return index
 

@@ -86,6 +86,7 @@ class RefValue:
     field: str | None = None
     by_loc: Loc | None = None
     connection: str | None = None  # a product connection: find a record of its resource `entity` instead
+    also_by: tuple[str, ...] = ()  # fields tried in turn when nothing matches by `by`
     mods: Mods = Mods()
 
 
@@ -171,6 +172,7 @@ class TableRef:
     by: str
     loc: Loc
     type: str | None = None
+    also_by: tuple[str, ...] = ()  # fields a value may hold instead, tried in turn
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.qbo.entities import ENTITIES
 from connectors.qbo.exchange import Call
+from engine.context import field_values
 
 if TYPE_CHECKING:
     from connectors.qbo.client import QboClient
@@ -159,13 +160,6 @@ def change_data_capture(client: QboClient, entities: Sequence[str], since: datet
     return CdcResult(tuple(ordered), next_cursor or cursor)
 
 
-def _field(record: Mapping[str, Any], by: str) -> Any:
-    value: Any = record
-    for part in by.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
 class ReferenceCache:
     """The company's reference data, each entity loaded once (all pages, inactive too) on first use.
 
@@ -227,8 +221,7 @@ class ReferenceCache:
                 index = {}
                 rows = self.records(entity)
                 for row in sorted(rows, key=lambda r: r.get("Active", True) is False):
-                    found = _field(row, by)
-                    if found is not None:
+                    for found in field_values(row, by):
                         index.setdefault(str(found), row)
                 self._index[key] = index
             return index.get(str(value))
@@ -246,9 +239,9 @@ class ReferenceCache:
                     for value, existing in list(index.items()):
                         if existing.get("Id") == row.get("Id"):
                             del index[value]
-                    found = _field(row, by)
-                    if found is not None and (str(found) not in index or row.get("Active", True) is not False):
-                        index[str(found)] = row
+                    for found in field_values(row, by):
+                        if str(found) not in index or row.get("Active", True) is not False:
+                            index[str(found)] = row
 
     def preferences(self) -> Mapping[str, Any]:
         return self._client.preferences()

@@ -29,9 +29,9 @@ def table() -> None:
 
     \b
     Example:
-      passerelle table choices pleo/atelier-lumiere category_accounts
-      passerelle table set pleo/atelier-lumiere category_accounts "Logiciels" 651000
-      passerelle table remove pleo/atelier-lumiere category_accounts "Logiciels"
+      passerelle table choices shop/paris expense_accounts
+      passerelle table set shop/paris expense_accounts "Software" 651000
+      passerelle table remove shop/paris expense_accounts "Software"
     """
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from engine.context import field_values
 from engine.errors import Loc, RuleError
 from engine.expressions import ExprEnv
 from engine.model import Src, Table, TableRef
@@ -44,13 +45,19 @@ def _records(refs: Any, entity: str) -> list[Mapping[str, Any]] | None:
     return list(records(entity)) if callable(records) else None
 
 
-def _named(records: list[Mapping[str, Any]], by: str, value: Any) -> list[Mapping[str, Any]]:
-    return [r for r in records if _field(r, by) is not None and str(_field(r, by)) == str(value)]
+def _named(records: list[Mapping[str, Any]], by: str, value: Any, also_by: tuple[str, ...] = ()
+           ) -> list[Mapping[str, Any]]:
+    """The records whose ``by`` holds ``value``; else those whose first field of ``also_by`` that matches does."""
+    for field in (by, *also_by):
+        found = [r for r in records if str(value) in {str(v) for v in field_values(r, field)}]
+        if found:
+            return found
+    return []
 
 
 def _check_value(table: Table, ref: TableRef, by: str, what: str, value: Any, *, loc: Loc,
                  records: list[Mapping[str, Any]], layer: str) -> Iterator[RuleError]:
-    found = _named(records, by, value)
+    found = _named(records, by, value, ref.also_by)
     active = [r for r in found if r.get("Active", True) is not False]
     name = f"{ref.entity} with {by} {str(value)!r}"
     note = (_LAYERS.get(layer, layer),) if layer else ()
@@ -145,7 +152,8 @@ def table_choices(table: Table, settings: Mapping[str, Any], refs: Any) -> list[
     for record in records:
         if record.get("Active", True) is False or (kind is not None and not kind.accepts(record)):
             continue
-        value = _field(record, by)
+        values = field_values(record, by)
+        value = values[0] if values else None
         if value in (None, ""):
             continue
         name = record.get("FullyQualifiedName") or record.get("Name") or record.get("DisplayName")
@@ -167,9 +175,3 @@ def check_row_choice(table: Table, key: Any, value: Any, choices: list[Choice] |
     shown = ", ".join(allowed[:20]) + (f" … ({len(allowed)} in all)" if len(allowed) > 20 else "")
     return f"table {table.name!r} row {key!r}: {str(value)!r} is not one of the {what} QuickBooks offers: {shown}"
 
-
-def _field(record: Mapping[str, Any], path: str) -> Any:
-    found: Any = record
-    for part in path.split("."):
-        found = found.get(part) if isinstance(found, Mapping) else None
-    return found

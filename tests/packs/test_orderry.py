@@ -579,3 +579,39 @@ def test_O8_every_location_is_synced_with_the_same_settings() -> None:
         _ok(run)
         payments = sorted((p["invoice_id"], p["account"]) for p in fake.records["payments"])
         assert payments == [("501", "Banque principale"), ("502", "Banque principale")]
+
+
+# -- taxes by code or by name (the seed's mapping page: "Code fiscal (ou nom de la taxe) dans QuickBooks") ---------
+
+def test_orderry_taxes_matched_by_qbo_tax_code_or_by_the_name_of_its_tax(tmp_path: Path) -> None:
+    """A row of the taxes table may hold the QBO tax code's name or the name of the tax (rate) it applies;
+    both find the same tax code, and `check --tables` accepts both."""
+    profile = tmp_path / "taxes-by-name.yaml"
+    profile.write_text(REPAR.read_text(encoding="utf-8").replace("pack: orderry", f"pack: {PACK}").replace(
+        '      TVA 2,1%: "TVA 2,1 %"\n',
+        '      TVA 2,1%: "TVA 2,1 %"\n'
+        '    replace:\n'
+        '      TVA 10%: "TVA collectée 10 %"\n'), encoding="utf-8")
+    lines = [{"name": "Diagnostic", "type": "service", "quantity": "1", "price": "50.00", "tax": "TVA 20%"},
+             {"name": "Housse", "type": "product", "quantity": "2", "price": "10.00", "tax": "TVA 10%"}]
+    fake = FakeProduct(orderry.spec(invoices=(orderry.invoice(1, "issued", "Garage Petit", "paris", lines),)))
+    with _run(profile, fake) as run:
+        plan, report = run.sync()
+        assert report.ok, report.failures
+        invoice = _invoices(run)["INV-501"]
+        codes = [line["SalesItemLineDetail"]["TaxCodeRef"]["value"] for line in invoice["Line"]
+                 if line.get("DetailType") == "SalesItemLineDetail"]
+        assert codes == ["31", "32"]  # "TVA 20 %" by the code's name, "TVA collectée 10 %" by its tax's name
+        from engine.runtime.tables import check_table_refs
+
+        found = check_table_refs(run.session.loaded.resolved, run.session.target.reference_data())
+        assert [e for e in found if e.severity == "error"] == []
+
+    broken = tmp_path / "taxes-unknown.yaml"
+    broken.write_text(profile.read_text(encoding="utf-8").replace("TVA collectée 10 %", "TVA collectée 11 %"),
+                      encoding="utf-8")
+    fake = FakeProduct(orderry.spec(invoices=(orderry.invoice(1, "issued", "Garage Petit", "paris", lines),)))
+    with _run(broken, fake) as run:
+        plan, _ = run.sync()
+        (error,) = [c for c in plan.changes if c.action == "error"]
+        assert "no TaxCode with Name = 'TVA collectée 11 %'" in (error.reason or "")

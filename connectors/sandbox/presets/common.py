@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["TAX_AGENCY_ID", "account", "budget", "employee", "name_row", "ref", "tax_agency", "tax_code", "tax_rate"]
+__all__ = ["TAX_AGENCY_ID", "account", "budget", "employee", "name_row", "ref", "tax_agency", "tax_code", "tax_rate",
+           "with_rate_names"]
 
 TAX_AGENCY_ID = 20  # the preset company's one tax agency, named by every tax rate's AgencyRef
 
@@ -67,3 +68,15 @@ def tax_code(id_: str | int, name: str, sales: tuple[int, ...], purchase: tuple[
     return {"Id": str(id_), "Name": name, "Description": name, "Active": True, "Hidden": False,
             "Taxable": taxable, "TaxGroup": False, "SalesTaxRateList": rate_list(sales, "TaxOnAmount"),
             "PurchaseTaxRateList": rate_list(purchase, "TaxOnAmount")}
+
+
+def with_rate_names(codes: tuple[dict[str, Any], ...], rates: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+    """Tax codes whose rate references carry the rate's name, as QBO's answers do (``TaxRateRef.name``)."""
+    names = {str(rate["Id"]): rate.get("Name") for rate in rates}
+    for code in codes:
+        for side in ("SalesTaxRateList", "PurchaseTaxRateList"):
+            for detail in (code.get(side) or {}).get("TaxRateDetail") or ():
+                ref_ = detail.get("TaxRateRef") or {}
+                if ref_.get("value") in names and names[ref_["value"]]:
+                    ref_["name"] = names[ref_["value"]]
+    return codes

@@ -10,7 +10,17 @@ from dataclasses import replace
 from decimal import Decimal
 
 from connectors.sandbox.presets import Preset
-from connectors.sandbox.presets.common import account, budget, employee, name_row, ref, tax_agency, tax_code, tax_rate
+from connectors.sandbox.presets.common import (
+    account,
+    budget,
+    employee,
+    name_row,
+    ref,
+    tax_agency,
+    tax_code,
+    tax_rate,
+    with_rate_names,
+)
 
 __all__ = ["FR", "FR_DEMO"]
 
@@ -75,7 +85,7 @@ FR = Preset(
     rows={
         "Account": ACCOUNTS,
         "TaxRate": TAX_RATES,
-        "TaxCode": TAX_CODES,
+        "TaxCode": with_rate_names(TAX_CODES, TAX_RATES),
         "TaxAgency": (tax_agency("Direction générale des Finances publiques", "FR40123456789"),),
         "Employee": (employee(65, "Camille", "Durand", EmployeeNumber="S-1"),),
         "Budget": (budget(19, "Budget 2025", 2025, ((15, "12000"), (11, "2500"))),),

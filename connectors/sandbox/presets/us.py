@@ -8,13 +8,25 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.sandbox.presets import Preset
-from connectors.sandbox.presets.common import account, budget, employee, name_row, ref, tax_agency, tax_code, tax_rate
+from connectors.sandbox.presets.common import (
+    account,
+    budget,
+    employee,
+    name_row,
+    ref,
+    tax_agency,
+    tax_code,
+    tax_rate,
+    with_rate_names,
+)
 
 __all__ = ["US", "empty"]
 
 _ADDR = {"Line1": "2500 Garcia Ave", "City": "Mountain View", "CountrySubDivisionCode": "CA",
          "PostalCode": "94043", "Country": "US"}
 
+_RATES = (tax_rate(21, "California", "7.25"), tax_rate(22, "San Francisco County", "1.375"),
+          tax_rate(23, "Los Angeles County", "2.25"))
 _PSEUDO_CODES = (
     {"Id": "TAX", "Name": "TAX", "Description": "TAX", "Active": True, "Taxable": True, "TaxGroup": False},
     {"Id": "NON", "Name": "NON", "Description": "NON", "Active": True, "Taxable": False, "TaxGroup": False},
@@ -79,13 +91,12 @@ US = Preset(
             account(15, "Legal & Professional Fees", "Expense", "LegalProfessionalFees"),
             account(16, "Opening Balance Equity", "Equity", "OpeningBalanceEquity", classification="Equity"),
         ),
-        "TaxRate": (tax_rate(21, "California", "7.25"), tax_rate(22, "San Francisco County", "1.375"),
-                    tax_rate(23, "Los Angeles County", "2.25")),
+        "TaxRate": _RATES,
         "TaxAgency": (tax_agency("California Department of Tax and Fee Administration", "SR-KH-100-000001"),),
         "Employee": (employee(65, "Jordan", "Smith", EmployeeNumber="E-1"),),
         "Budget": (budget(19, "Budget 2025", 2025, ((8, "5000"), (12, "1500"))),),
-        "TaxCode": (*_PSEUDO_CODES, tax_code(31, "San Francisco", (21, 22), ()),
-                    tax_code(32, "Los Angeles", (21, 23), ())),
+        "TaxCode": (*_PSEUDO_CODES, *with_rate_names((tax_code(31, "San Francisco", (21, 22), ()),
+                                                      tax_code(32, "Los Angeles", (21, 23), ())), _RATES)),
         "Class": ({"Id": "41", "Name": "Retail", "FullyQualifiedName": "Retail", "SubClass": False, "Active": True},
                   {"Id": "42", "Name": "Wholesale", "FullyQualifiedName": "Wholesale", "SubClass": False,
                    "Active": True}),
