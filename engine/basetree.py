@@ -62,12 +62,16 @@ def open_base(spec: str, rules: Path) -> Iterator[Path]:
         return
     top = Path(_git(["rev-parse", "--show-toplevel"], rules).decode().strip())
     prefix = rules.relative_to(top.resolve()).as_posix()
-    _git(["rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}"], rules)
-    archive = _git(["archive", "--format=tar", spec, "--", prefix], top) if prefix != "." else \
+    # HEAD of a repository with no commit yet (the hooks of its first commit): there were no packs before.
+    unborn = spec == "HEAD" and not _git(["rev-list", "-n", "1", "--all"], top).strip()
+    if not unborn:
+        _git(["rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}"], rules)
+    archive = b"" if unborn else _git(["archive", "--format=tar", spec, "--", prefix], top) if prefix != "." else \
         _git(["archive", "--format=tar", spec], top)
     with tempfile.TemporaryDirectory(prefix="passerelle-base-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
+        if archive:
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(tmp, filter="data")
         base = Path(tmp) / prefix
         base.mkdir(parents=True, exist_ok=True)  # the folder did not exist at that revision: no packs then
         yield base
