@@ -163,6 +163,7 @@ def _label(count: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.apply_unlimited", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="3000,10000", help="invoice creates per run, comma-separated")
+    parser.add_argument("--labels", default="", help="the figures' size labels, comma-separated (default: 3k, 10k ...)")
     parser.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL runs")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         serve_sandbox()
         return 0
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    labels = dict(zip(sizes, [x for x in args.labels.split(",") if x], strict=False))
     stores: list[tuple[str, Any]] = [("", None)]
     if not args.no_pg:
         from tests.pg import postgres_available
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as tmp, (_pg_database() if kind else nullcontext(None)) as pg_url:
                 url = pg_url or f"sqlite:///{Path(tmp) / 'state.db'}"
                 got = measure(count, url)
-            label = _label(count)
+            label = labels.get(count) or _label(count)
             figures[f"apply_unlimited_docs_per_s_{label}{suffix}"] = f"{count / got['seconds']:.0f}"
             figures[f"apply_unlimited_cpu_ms_per_doc_{label}{suffix}"] = f"{got['cpu'] / count * 1000:.1f}"
             figures[f"apply_unlimited_seconds_{label}{suffix}"] = f"{got['seconds']:.1f}"
@@ -195,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# {label}{suffix or ' sqlite'}: {got}", file=sys.stderr, flush=True)
     if len(sizes) >= 2:
         for suffix, _ in stores:
-            first, last = (figures[f"apply_unlimited_docs_per_s_{_label(s)}{suffix}"] for s in (sizes[0], sizes[-1]))
+            first, last = (figures[f"apply_unlimited_docs_per_s_{labels.get(s) or _label(s)}{suffix}"]
+                           for s in (sizes[0], sizes[-1]))
             figures[f"apply_unlimited_flatness{suffix}"] = f"{float(last) / max(float(first), 1e-9):.2f}"
     for key, value in figures.items():
         print(f"{key}={value}")

@@ -35,6 +35,8 @@ HEADLINE = ("validate_ms_rules", "mapping_ratio", "plan_peak_mb_1k", "plan_peak_
             "plan_records_per_s", "apply_docs_per_min", "apply_ceiling_ratio", "apply_vs_plain_loop",
             "webhook_acks_per_s", "sandbox_startup_ms", "first_plan_requests_per_1k", "first_plan_records_per_s",
             "first_sync_seconds", "first_sync_docs_per_min", "replan_1k_unchanged_requests", "cli_plan_peak_mb",
+            "apply_unlimited_docs_per_s_3k", "apply_unlimited_docs_per_s_10k", "apply_unlimited_docs_per_s_3k_pg",
+            "apply_unlimited_docs_per_s_10k_pg", "apply_store_statements_per_doc", "plan_json_seconds_10k",
             "cli_apply_peak_mb", "fleet_profiles", "fleet_docs_per_min_1w", "fleet_docs_per_min_2w",
             "fleet_docs_per_min_4w", "fleet_scale_4w", "fleet_max_in_flight_per_company",
             "fleet_max_requests_per_min_per_company", "fleet_duplicates", "fleet_lost", "fleet_jobs_per_webhook_burst",
@@ -57,6 +59,8 @@ class Sizes:
     memory_records: int       # invoices of the CLI's peak-memory figures
     latency_ms: float
     fleet: tuple[str, ...] = ()  # bench/fleet.py's arguments; ("off",) skips it (the smoke test)
+    unlimited_sizes: tuple[int, ...] = (3_000, 10_000)  # bench/apply_unlimited.py: creates per run
+    plan_json_changes: int = 10_000  # bench/plan_json.py
     impact: tuple[str, ...] = ("--profiles", "50")  # bench/impact.py's arguments
 
 
@@ -121,6 +125,10 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
     step("first sync through the CLI", "first_sync", [
         "--records", str(sizes.first_plan_records), "--sync-records", str(sizes.first_sync_records),
         "--memory-records", str(sizes.memory_records), "--latency-ms", f"{sizes.latency_ms:g}"], timeout=3600)
+    step("apply with QBO's limits lifted", "apply_unlimited", ["--sizes", ",".join(map(str, sizes.unlimited_sizes)),
+                                                        "--labels", "3k,10k"],
+         timeout=3600)
+    step("plan --json", "plan_json", ["--changes", str(sizes.plan_json_changes), "--label", "10k"])
     figures.update(run_webhook(sizes))
     step("sandbox start-up", "sandbox_startup", ["--runs", "5", "--companies", "1", "--companies", "50"])
     step("change impact over a pack's profiles", "impact", list(sizes.impact))

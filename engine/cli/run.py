@@ -16,7 +16,8 @@ from engine.cli.session import Session, open_session
 from engine.errors import PasserelleError, RuleError
 from engine.runtime.apply import ApplyReport, apply_plan, check_fresh
 from engine.runtime.plan import Plan
-from engine.runtime.render import plan_from_json, plan_to_json, render_text
+from engine.runtime.plan_json import write_plan_json
+from engine.runtime.render import plan_from_json, render_text
 
 __all__ = ["apply", "plan", "sync"]
 
@@ -31,7 +32,10 @@ def _interval(text: str) -> float:
 
 
 def _show(plan: Plan, as_json: bool) -> None:
-    click.echo(plan_to_json(plan) if as_json else render_text(plan, color=sys.stdout.isatty()), nl=False)
+    if as_json:  # written a change at a time, never built whole
+        write_plan_json(plan, sys.stdout)
+        return
+    click.echo(render_text(plan, color=sys.stdout.isatty()), nl=False)
 
 
 def _report(report: ApplyReport) -> None:
@@ -108,7 +112,8 @@ def plan(profile: str, as_json: bool, out: Path | None, detailed_exitcode: bool,
         result = _plan(session, record)
     _show(result, as_json)
     if out is not None:
-        out.write_text(plan_to_json(result), encoding="utf-8")
+        with out.open("w", encoding="utf-8") as saved:
+            write_plan_json(result, saved)
         click.echo(f"plan saved to {out}", err=True)
     _exit(result, pending=detailed_exitcode)
 
