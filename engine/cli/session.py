@@ -64,10 +64,11 @@ class Session:
             if commit is not None:
                 commit()
 
-    def plan(self, *, record: str | None = None, manual: bool = False, progress: ProgressCallback | None = None) -> Plan:
+    def plan(self, *, record: str | None = None, manual: bool = False, launched: bool = False,
+             progress: ProgressCallback | None = None) -> Plan:
         today = dt.date.today().isoformat()
         options = PlanOptions(today=today, suspended_until=suspended_until(self.store, self.key, today),
-                              record=record, manual=manual or record is not None)
+                              record=record, manual=manual or launched or record is not None, launched=launched)
         self.last_full_run = record is None and options.suspended_until is None
         return make_plan(self.loaded, self.target, self.sources, StoreLedger(self.store, self.key), options,
                          progress=progress)

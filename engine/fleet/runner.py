@@ -95,9 +95,10 @@ def _checked(runner: Runner, entry: Entry) -> Iterator[Session]:
 
 
 def _sync(runner: Runner, entry: Entry, spec: JobSpec) -> JobResult:
-    """Scheduled, manual and first syncs: plan and apply (a manual one ignores suspension)."""
+    """Scheduled, manual and first syncs: plan and apply (a manual one ignores suspension). A first sync, once
+    launched, cannot be cancelled (the seed's promise): neither suspension nor the on/off switch stops it."""
     with _checked(runner, entry) as session:
-        plan = session.plan(record=spec.record, manual=spec.kind in ("manual", "first"))
+        plan = session.plan(record=spec.record, manual=spec.kind == "manual", launched=spec.kind == "first")
         if not plan.has_changes and not any(c.action in ("error", "conflict") for c in plan.changes):
             return JobResult(note="nothing to do")
         report = apply_plan(plan, session.target, session.store, progress=runner.progress(entry.key),

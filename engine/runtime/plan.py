@@ -102,6 +102,7 @@ class PlanOptions:
     suspended_until: str | None = None
     record: str | None = None  # plan only this source key (manual sync of one record)
     manual: bool = False       # a manual run ignores suspension
+    launched: bool = False     # a first sync the user launched: it cannot be cancelled, not even by the switch
 
 
 @dataclass(frozen=True)
@@ -473,7 +474,7 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
     target can), then planned one by one in source order. ``progress`` hears after every chunk."""
     options = options or PlanOptions()
     compiled = loaded.compiled
-    if not loaded.resolved.enabled:
+    if not loaded.resolved.enabled and not options.launched:
         return Plan(profile=loaded.profile.name if loaded.profile else loaded.pack.meta.name,
                     pack=loaded.pack.meta.name, pack_version=loaded.pack.meta.version,
                     created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), fingerprint="",

@@ -88,3 +88,25 @@ def test_a_resync_job_replans_the_one_record_of_an_error(store: Store, deploymen
     result = runner(JobSpec(entry.key, "resync", entry.realm, str(error.id)))
     assert result.runs
     assert all(e.status != "open" for e in list_errors(store, entry.key))
+
+
+def test_a_launched_first_sync_cannot_be_cancelled_by_the_switch_or_a_suspension(
+        store: Store, deployment: Deployment, bridge: KeptOpen, sandbox: Sandbox, tmp_path: Path) -> None:
+    """Once launched, the first sync runs to its end (the seed: "une fois la synchronisation lancée, vous ne pouvez
+    plus l'annuler"): switching the integration off or suspending it after the launch does not stop it, while a
+    scheduled sync of a switched-off profile does nothing."""
+    from engine.runtime import suspension
+
+    entry = deployment.get("freshbooks/fleet-002")
+    assert entry is not None and entry.realm
+    path = tmp_path / "deployment" / "profiles" / "fleet-002.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "enabled: false\n", encoding="utf-8")
+    deployment.scan()
+    suspension.suspend(store, entry.key, "2999-01-01")
+    runner = _runner(store, deployment, bridge)
+    entry = deployment.get("freshbooks/fleet-002")
+    assert entry is not None and not entry.enabled
+    assert "switched off" in (runner(JobSpec(entry.key, "scheduled", entry.realm)).note or "")
+    assert _numbers(sandbox, entry.realm) == []
+    result = runner(JobSpec(entry.key, "first", entry.realm))
+    assert result.counts.get("create") and _numbers(sandbox, entry.realm) == ["P002-5000", "P002-5001"]
