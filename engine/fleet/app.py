@@ -14,9 +14,7 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,13 +32,13 @@ from engine.fleet.progress import progress_stream
 from engine.fleet.routing import route_product, route_qbo
 from engine.fleet.service import Service
 from engine.fleet.status import fleet_status
+from engine.serve.access import ADMIN_TOKEN_VARIABLE, is_admin, may_read
 from engine.serve.body import MAX_BODY, read_body
 from engine.serve.events import BadNotification, bounded_key, parse_product, parse_qbo
 from engine.serve.signature import product_signature_ok, qbo_signature_ok
 
 __all__ = ["ADMIN_TOKEN_VARIABLE", "MAX_BODY", "create_app"]
 
-ADMIN_TOKEN_VARIABLE = "PASSERELLE_ADMIN_TOKEN"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -88,7 +86,7 @@ async def product_webhook(request: Request) -> Response:
 
 
 async def get_status(request: Request) -> Response:
-    if not _reader(request):
+    if not may_read(request):
         return _error(401, f"a bearer token equal to {ADMIN_TOKEN_VARIABLE} is needed")
     service: Service = request.app.state.service
     profile = request.query_params.get("profile")
@@ -97,7 +95,7 @@ async def get_status(request: Request) -> Response:
 
 
 async def list_jobs(request: Request) -> Response:
-    if not _reader(request):
+    if not may_read(request):
         return _error(401, f"a bearer token equal to {ADMIN_TOKEN_VARIABLE} is needed")
     service: Service = request.app.state.service
     states = [s for s in request.query_params.get("state", "").split(",") if s]
@@ -109,21 +107,9 @@ async def list_jobs(request: Request) -> Response:
     return JSONResponse({"jobs": [job.to_json() for job in found]})
 
 
-def _admin(request: Request) -> bool:
-    token = os.environ.get(ADMIN_TOKEN_VARIABLE)
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return bool(token) and hmac.compare_digest(given.encode(), str(token).encode())
-
-
-def _reader(request: Request) -> bool:
-    """Status, jobs and progress name every profile: with an admin token set they need it too. Without
-    one (a service on loopback, a developer's machine) they stay open, and POST /jobs stays refused."""
-    return not os.environ.get(ADMIN_TOKEN_VARIABLE) or _admin(request)
-
-
 async def add_job(request: Request) -> Response:
     service: Service = request.app.state.service
-    if not _admin(request):
+    if not is_admin(request):
         return _error(401, f"a bearer token equal to {ADMIN_TOKEN_VARIABLE} is needed")
     body = await read_body(request)
     try:
@@ -143,7 +129,7 @@ async def add_job(request: Request) -> Response:
 
 
 async def status_stream(request: Request) -> Response:
-    if not _reader(request):
+    if not may_read(request):
         return _error(401, f"a bearer token equal to {ADMIN_TOKEN_VARIABLE} is needed")
     return progress_stream(request.app.state.service)
 

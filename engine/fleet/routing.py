@@ -46,18 +46,23 @@ def _defer(queue: JobQueue, entry: Entry, jobs: set[int]) -> None:
 def route_qbo(store: Store, deployment: Deployment, queue: JobQueue, events: Sequence[QboEvent]) -> Routed:
     accepted = duplicates = unrouted = 0
     touched: dict[str, Entry] = {}  # profiles with a new event: one deferral each, however many events
-    for event in events:
+    rows: list[intake.NewEvent] = []
+    owners: list[tuple[int, Entry]] = []  # (index of the event in the body, profile) of each row
+    for index, event in enumerate(events):
         targets = deployment.by_realm(event.realm)
         if not targets:
             unrouted += 1
-            continue
-        new = 0
         for entry in targets:
-            if intake.persist(store, "qbo", profile_key(event.dedupe_key, entry.key), entry.key, qbo_row(event)):
-                new += 1
-                touched[entry.key] = entry
-        accepted += int(new > 0)
-        duplicates += int(new == 0)
+            rows.append(intake.NewEvent("qbo", profile_key(event.dedupe_key, entry.key), entry.key, qbo_row(event)))
+            owners.append((index, entry))
+    new: dict[int, int] = {}
+    for (index, entry), row_id in zip(owners, intake.persist_many(store, rows), strict=True):
+        new.setdefault(index, 0)
+        if row_id is not None:
+            new[index] += 1
+            touched[entry.key] = entry
+    accepted = sum(1 for n in new.values() if n > 0)
+    duplicates = sum(1 for n in new.values() if n == 0)
     jobs: set[int] = set()
     for entry in touched.values():
         _defer(queue, entry, jobs)

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.serve import intake
+from engine.serve.access import ADMIN_TOKEN_VARIABLE, may_read
 from engine.serve.body import MAX_BODY, read_body
 from engine.serve.events import BadNotification, bounded_key, parse_product, parse_qbo
 from engine.serve.hub import Hub, sse_response
@@ -59,14 +60,8 @@ async def qbo_webhook(request: Request) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=400)
 
     def store_all() -> tuple[list[int], int]:
-        accepted, duplicates = [], 0
-        for event in events:
-            row_id = intake.persist(server.store, "qbo", event.dedupe_key, None, qbo_row(event))
-            if row_id is None:
-                duplicates += 1
-            else:
-                accepted.append(row_id)
-        return accepted, duplicates
+        ids = intake.persist_many(server.store, [intake.NewEvent("qbo", e.dedupe_key, None, qbo_row(e)) for e in events])
+        return [i for i in ids if i is not None], sum(1 for i in ids if i is None)
 
     accepted, duplicates = await run_in_threadpool(store_all)
     for row_id in accepted:
@@ -98,7 +93,13 @@ async def product_webhook(request: Request) -> Response:
     return JSONResponse({"accepted": int(row_id is not None), "duplicates": int(row_id is None)})
 
 
+def _unauthorised() -> Response:
+    return JSONResponse({"error": f"a bearer token equal to {ADMIN_TOKEN_VARIABLE} is needed"}, status_code=401)
+
+
 async def get_status(request: Request) -> Response:
+    if not may_read(request):
+        return _unauthorised()
     server: Server = request.app.state.server
     stats = asdict(server.worker.stats)
     return JSONResponse(await run_in_threadpool(status, server.store, server.served, stats))
@@ -106,6 +107,8 @@ async def get_status(request: Request) -> Response:
 
 async def status_stream(request: Request) -> Response:
     """Server-sent events: one ``data:`` line per progress tick or processed event; a comment every 15 s."""
+    if not may_read(request):
+        return _unauthorised()
     server: Server = request.app.state.server
     return sse_response(server.hub, server.hub.subscribe())
 
