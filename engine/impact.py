@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from engine.compile import compile_pack
 from engine.errors import Loc, PasserelleError, RuleError
 from engine.model import Profile, RulePack
 from engine.packtest import Case, case_outputs, load_case, plan_case, with_profile
@@ -209,7 +210,10 @@ def _named(kind: str, before: Mapping[str, Any], after: Mapping[str, Any], shape
 
 def config_changes(before: Loaded, after: Loaded, shape: Shape = _shape) -> tuple[ConfigChange, ...]:
     """What the edit changes in this profile's effective configuration, setting by setting and row by row."""
-    old, new = before.resolved, after.resolved
+    return _changes(before.resolved, after.resolved, shape)
+
+
+def _changes(old: ResolvedPack, new: ResolvedPack, shape: Shape) -> tuple[ConfigChange, ...]:
     out: list[ConfigChange] = []
     old_settings, new_settings = old.setting_values(), new.setting_values()
     for name in dict.fromkeys([*new_settings, *old_settings]):
@@ -235,9 +239,42 @@ def config_changes(before: Loaded, after: Loaded, shape: Shape = _shape) -> tupl
     out += _named("connection", old.connections, new.connections, shape)
     if _shape(old.schedule) != _shape(new.schedule):
         out.append(ConfigChange("schedule", "schedule", "before", "after"))
-    if not out and fingerprint(before.resolved, shape) != fingerprint(after.resolved, shape):
+    if not out and fingerprint(old, shape) != fingerprint(new, shape):
         out.append(ConfigChange("profile", "other options (secrets, hosts, enabled)", "before", "after"))
     return tuple(out)
+
+
+def _row_keys(old: ResolvedPack, new: ResolvedPack) -> dict[str, set[Any]]:
+    """Table -> keys of the rows the edit adds, removes or changes."""
+    out: dict[str, set[Any]] = {}
+    for name, table in new.tables.items():
+        rows, before = table.rows, old.tables[name].rows
+        changed = {k for k in {*rows, *before} if _shape(getattr(rows.get(k), "value", None))
+                   != _shape(getattr(before.get(k), "value", None))}
+        if changed:
+            out[name] = changed
+    return out
+
+
+class _Lookups:
+    """The table keys a plan looks up (``compile_pack(observe=...)``), gathered case by case."""
+
+    def __init__(self) -> None:
+        self.keys: set[tuple[str, Any]] = set()
+        self.unknown = False  # a key that cannot be compared (unhashable): assume it reaches anything
+
+    def __call__(self, table: str, key: Any) -> None:
+        try:
+            self.keys.add((table, key))
+        except TypeError:
+            self.unknown = True
+
+    def clear(self) -> None:
+        self.keys.clear()
+        self.unknown = False
+
+    def reach(self, rows: Mapping[str, set[Any]]) -> bool:
+        return self.unknown or any((table, key) in self.keys for table, keys in rows.items() for key in keys)
 
 
 # -- what differs in a plan -------------------------------------------------------------------------
@@ -379,10 +416,15 @@ def profile_impact(name: str, head: Path, base: Path | None, cases: Callable[[],
     except PasserelleError as exc:
         return ProfileImpact(name, "error", errors=exc.errors)
     try:
-        if fingerprint(resolve(base_pack, base_profile), head_load.shape) == fingerprint(now, head_load.shape):
-            return ProfileImpact(name, "unchanged")
+        then = resolve(base_pack, base_profile)
     except PasserelleError as exc:
         return _base_failed(name, head, head_load, exc)
+    if fingerprint(then, head_load.shape) == fingerprint(now, head_load.shape):  # the same configuration
+        return ProfileImpact(name, "unchanged")
+    config = _changes(then, now, head_load.shape)
+    if all(c.kind == "row" for c in config):
+        return _rows_impact(name, (head, now), (base, then), config, cases, head_load=head_load, base_load=base_load,
+                            base_root=base_root, live=live)
     try:
         after = head_load.pipeline(head)
     except PasserelleError as exc:
@@ -400,8 +442,41 @@ def profile_impact(name: str, head: Path, base: Path | None, cases: Callable[[],
     if live is not None:
         inputs.append("live")
         documents += diff_plans(*live(before, after), "live")
-    return ProfileImpact(name, "changed", config_changes(before, after, head_load.shape), tuple(documents),
-                         tuple(inputs))
+    return ProfileImpact(name, "changed", config, tuple(documents), tuple(inputs))
+
+
+def _rows_impact(name: str, head: tuple[Path, ResolvedPack], base: tuple[Path, ResolvedPack],
+                 config: tuple[ConfigChange, ...], cases: Callable[[], Sequence[Case]], *, head_load: PackLoader,
+                 base_load: PackLoader, base_root: Path, live: LivePlans | None) -> ProfileImpact:
+    """An edit of table rows only. Rows reach a plan through lookups alone, so the base is compiled to report
+    its lookups: a case whose plan at the base looks none of the edited rows up plans the same now and is
+    not planned again, and the profile now is compiled only when some case (or the live company) needs it.
+    A lookup at compile time (a flow switched on by a row) counts for every case."""
+    rows = _row_keys(base[1], head[1])
+    lookups = _Lookups()
+    try:
+        before = Loaded(base[1].pack, base[1].profile, base[1], compile_pack(base[1], observe=lookups))
+    except PasserelleError as exc:
+        return _base_failed(name, head[0], head_load, exc)
+    everywhere = lookups.reach(rows)
+    documents: list[DocumentChange] = []
+    inputs = []
+    try:
+        if everywhere:
+            head_load.pipeline(head[0])
+        for case in cases():
+            inputs.append(case.name)
+            lookups.clear()
+            old = base_load.plan(with_profile(case, before, base_root.parent))
+            if everywhere or lookups.reach(rows):
+                after = head_load.pipeline(head[0])
+                documents += diff_plans(old, head_load.plan(with_profile(case, after, case.display_root)), case.name)
+        if live is not None:
+            inputs.append("live")
+            documents += diff_plans(*live(before, head_load.pipeline(head[0])), "live")
+    except PasserelleError as exc:  # the profile now does not compile
+        return ProfileImpact(name, "error", errors=exc.errors)
+    return ProfileImpact(name, "changed", config, tuple(documents), tuple(inputs))
 
 
 def _base_failed(name: str, head: Path, head_load: PackLoader, exc: PasserelleError) -> ProfileImpact:

@@ -190,3 +190,29 @@ def test_a_new_profile_that_does_not_compile_is_an_error(trees: tuple[Path, Path
     code, text = invoke(impact, "--rules", str(head), "--base", str(base), "freshbooks/broken")
     assert code == 1, text
     assert "x freshbooks/broken: cannot be compiled" in text and "broken.yaml:" in text
+
+
+def test_a_row_edit_finds_what_planning_every_case_on_both_sides_finds(trees: tuple[Path, Path]) -> None:
+    """Only the cases whose base plan looks an edited row up are planned again: the documents found must be
+    those of planning every case with both profiles (rows of a YAML table and of a CSV table edited)."""
+    from engine.impact import PackLoader, diff_plans, pack_cases
+    from engine.packtest import plan_case, with_profile
+    from engine.pipeline import run_pipeline
+
+    base, head = trees
+    edit_row(head)
+    csv = head / "freshbooks/tables/sales_taxes.csv"
+    csv.write_text(csv.read_text(encoding="utf-8").replace("VAT 10,TVA 10 %", "VAT 10,TVA 5,5 %"), encoding="utf-8")
+    profiles = sorted((head / "freshbooks/customers").glob("*.yaml"))
+    result = {p.profile: p for p in run_impact(profiles, head, base, "base").profiles}
+    cases, errors = pack_cases(head / "freshbooks", PackLoader())
+    assert not errors
+    for name in ("demo", "own-row", "atelier-dupont"):
+        before = run_pipeline(base / f"freshbooks/customers/{name}.yaml")
+        after = run_pipeline(head / f"freshbooks/customers/{name}.yaml")
+        expected = [d for case in cases for d in diff_plans(plan_case(with_profile(case, before, base.parent)),
+                                                            plan_case(with_profile(case, after)), case.name)]
+        found = result[f"freshbooks/{name}"]
+        assert found.status == "changed" and found.documents == tuple(expected), name
+        assert {d.inputs for d in expected} >= {"demo_first_sync"}  # the oracle sees the edit too
+    assert {c.text.split(":")[0] for c in result["freshbooks/own-row"].config} == {"row sales_taxes['VAT 10']"}
