@@ -15,6 +15,7 @@ from typing import Any
 from engine.compile import compile_pack
 from engine.packtest import Case, plan_case, with_profile
 from engine.pipeline import Loaded
+from engine.store import open_store
 
 __all__ = ["Usage", "fixture_usage"]
 
@@ -43,7 +44,11 @@ def fixture_usage(loaded: Loaded, cases: Sequence[Case]) -> dict[str, dict[Any, 
     """Which table keys the records of ``cases`` look up, planned with this profile."""
     usage = Usage()
     observed = usage.observed(loaded)
-    for case in cases:
-        usage.inputs = f"case {case.name}"
-        plan_case(with_profile(case, observed))
+    store = open_store("sqlite://")  # one store for every case: migrating one costs more than a plan
+    try:
+        for case in cases:
+            usage.inputs = f"case {case.name}"
+            plan_case(with_profile(case, observed), store)
+    finally:
+        store.dispose()
     return usage.frozen()
