@@ -296,8 +296,12 @@ def test_L5_payments_can_come_out_of_the_customers_own_bank_account(tmp_path: Pa
         assert payment["DocNumber"] == "LIBEO-pmt-50"
         assert not run.query("Account", "Name = 'Banque Libeo'")
     with libeo_run(profile_with(tmp_path, bank_account_mode="own", bank_account="Compte Qonto")) as (run, _):
-        (failed,) = [c for c in run.checks() if not c.ok]
-        assert failed.name == "own_bank_account" and failed.blocks and not failed.fixable
+        failing = {c.name: c for c in run.checks() if not c.ok}
+        # the pack's own check, and the setting's value checked against the bank accounts QBO offers
+        assert set(failing) == {"own_bank_account", "setting:bank_account"}, failing
+        failed = failing["own_bank_account"]
+        assert failed.blocks and not failed.fixable
+        assert "Compte Qonto" in failing["setting:bank_account"].message
 
 
 # -- L6 ---------------------------------------------------------------------------------------------------------------
