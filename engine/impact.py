@@ -117,11 +117,13 @@ class PackLoader:
 
 
 def _pack_files(folder: Path) -> Iterator[Path]:
+    """Every file of a pack's folder (hidden ones too: a pack may include one) but its cases, customers and
+    version-control folders. A stray file (an editor's swap file) only costs the shortcut, never a change."""
     for path in folder.iterdir():
-        if path.name.startswith(".") or (path.is_dir() and path.name in ("cases", "customers")):
+        if path.is_dir() and path.name in ("cases", "customers", ".git", "__pycache__"):
             continue
         if path.is_dir():
-            yield from (f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+            yield from (f for f in path.rglob("*") if f.is_file() and ".git" not in f.relative_to(path).parts)
         elif path.is_file():
             yield path
 

@@ -216,3 +216,21 @@ def test_a_row_edit_finds_what_planning_every_case_on_both_sides_finds(trees: tu
         assert found.status == "changed" and found.documents == tuple(expected), name
         assert {d.inputs for d in expected} >= {"demo_first_sync"}  # the oracle sees the edit too
     assert {c.text.split(":")[0] for c in result["freshbooks/own-row"].config} == {"row sales_taxes['VAT 10']"}
+
+
+def test_comments_and_moved_lines_change_nothing_but_a_rule_edit_does(trees: tuple[Path, Path]) -> None:
+    base, head = trees
+    tables = head / "freshbooks/tables.yaml"
+    tables.write_text("# reviewed\n" + tables.read_text(encoding="utf-8").replace(ROW, ROW.rstrip("\n") + "  # ok\n"),
+                      encoding="utf-8")
+    code, text = invoke(impact, "--rules", str(head), "--base", str(base), "--all")
+    assert code == 0 and "0 of 5 profile(s) change" in text, text
+    flows = head / "freshbooks/flows/expenses.yaml"
+    source = flows.read_text(encoding="utf-8")
+    assert "Description: record.notes or record.category_name" in source
+    flows.write_text(source.replace("Description: record.notes or record.category_name",
+                                    "Description: record.category_name"), encoding="utf-8")
+    code, text = invoke(impact, "--rules", str(head), "--base", str(base), "freshbooks/own-row")
+    assert code == 2, text
+    assert "flow expenses changed" in text
+    assert "Line[0].Description: \"Printer paper\" -> \"Office Supplies\"" in text
