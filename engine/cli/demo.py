@@ -8,7 +8,6 @@ run any number of times.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import click
 from connectors.qbo.inprocess import AsgiBridge
 from connectors.sandbox import DEFAULT_REALM_IDS, create_app, sandbox_of
 from connectors.sandbox.testing import TEST_TOKEN, test_config
+from engine.cli.output import colour as use_colour
 from engine.cli.output import handle_errors, print_errors
 from engine.cli.run import _apply
 from engine.cli.session import open_session
@@ -46,7 +46,7 @@ def demo(profile_spec: str | None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="passerelle-demo-"))
     store = open_store(str(workdir / "state.db"))
     bridge = AsgiBridge(app)
-    colour = sys.stdout.isatty()
+    colour = use_colour()
     try:
         with open_session(profile_spec, store=store, transport=bridge, token=TEST_TOKEN, realm=realm) as session:
             click.echo(f"2. embedded QBO sandbox: company {realm} (French preset); state store {store.url}\n")

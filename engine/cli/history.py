@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
+from dataclasses import asdict
 
 import click
 
-from engine.cli.output import handle_errors
+from engine.cli.output import colour, handle_errors
 from engine.cli.run import _apply
 from engine.cli.session import open_session
 from engine.errors import PasserelleError, RuleError
@@ -24,19 +26,51 @@ def errors() -> None:
     """The error history: what failed, why, and how to fix it."""
 
 
+_STATUSES = ("open", "resynced", "resolved")
+
+
 @errors.command("list")
 @click.argument("profile", required=False)
+@click.option("--status", "statuses", multiple=True, type=click.Choice(_STATUSES),
+              help="Only errors in this status (repeat for several).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per error (NDJSON), every field.")
 @handle_errors
-def list_command(profile: str | None) -> None:
-    """Open errors first; resolved ones stay listed, dimmed."""
-    rows = list_errors(open_store(), _profile_name(profile) if profile else None)
+def list_command(profile: str | None, statuses: tuple[str, ...], as_json: bool) -> None:
+    """Open errors first; resolved ones stay listed, dimmed. Each with its time, the run that met it, its
+    fault class and the fix hint.
+
+    \b
+    Example:
+      passerelle errors list freshbooks/demo --status open
+      passerelle errors list --json | jq .message
+    """
+    rows = [r for r in list_errors(open_store(), _profile_name(profile) if profile else None)
+            if not statuses or r.status in statuses]
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps({**asdict(row), "created_at": _when(row.created_at),
+                                   "resolved_at": _when(row.resolved_at)}, ensure_ascii=False))
+        return
     if not rows:
         click.echo("no errors")
         return
+    styled = colour()
     for row in rows:
-        line = f"#{row.id} [{row.status}] {row.profile} {row.flow} {row.source_key} ({row.fault_class}): {row.message}"
+        run = f" run {row.run_id}" if row.run_id is not None else ""
+        line = (f"#{row.id} [{row.status}] {_when(row.created_at)}{run} {row.profile} {row.flow} {row.source_key} "
+                f"({row.fault_class}): {row.message}")
         hint = f"\n    fix: {row.hint}" if row.hint and row.status == "open" else ""
-        click.echo(click.style(line + hint, dim=row.status == "resolved") if sys.stdout.isatty() else line + hint)
+        click.echo(click.style(line + hint, dim=row.status == "resolved") if styled else line + hint)
+
+
+def _when(value: object) -> str | None:
+    """A stored time as ISO 8601 in UTC, to the second."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+    return str(value)
 
 
 def _profile_name(spec: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -13,9 +14,21 @@ import click
 
 from engine.errors import PasserelleError, RuleError, sort_errors
 
-__all__ = ["dumps", "handle_errors", "print_errors"]
+__all__ = ["colour", "dumps", "handle_errors", "print_errors"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def colour(stream: Any = None) -> bool:
+    """Whether to colour what goes to ``stream`` (stdout by default): a terminal, unless ``NO_COLOR`` is set
+    (https://no-color.org: any non-empty value); ``FORCE_COLOR`` colours a pipe too. Every command asks here."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
 
 
 def print_errors(errors: Iterable[RuleError]) -> int:

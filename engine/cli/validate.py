@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from engine.build import build_profile
 from engine.cli.output import handle_errors, print_errors
 from engine.compile import compile_pack
-from engine.errors import Loc, PasserelleError, RuleError
+from engine.errors import Loc, PasserelleError, RuleError, json_path, sort_errors
 from engine.model import RulePack
 from engine.pipeline import load_pack, run_pipeline
 from engine.resolve import resolve
@@ -112,12 +115,71 @@ def validate_paths(paths: list[Path]) -> tuple[list[RuleError], dict[str, int]]:
     return errors, counts
 
 
+def _text(errors: list[RuleError], counts: dict[str, int]) -> int:
+    failed = print_errors(errors)
+    if not failed:
+        click.echo(f"ok: {counts['packs']} pack(s), {counts['profiles']} profile(s) valid")
+    return failed
+
+
+def _as_dict(error: RuleError) -> dict[str, Any]:
+    loc = error.loc
+    return {"code": error.code, "severity": error.severity, "message": error.message,
+            "file": loc.file if loc else None, "line": loc.line if loc else None, "col": loc.col if loc else None,
+            "path": json_path(error.path) if error.path else None, "hint": error.hint, "notes": list(error.notes)}
+
+
+def _json(errors: list[RuleError], counts: dict[str, int]) -> int:
+    ordered = sort_errors(errors)
+    failed = sum(1 for e in ordered if e.severity == "error")
+    click.echo(json.dumps({"ok": not failed, "counts": counts, "errors": [_as_dict(e) for e in ordered]},
+                          ensure_ascii=False, indent=2))
+    return failed
+
+
+def _escape(text: str, *, prop: bool = False) -> str:
+    """GitHub workflow-command escaping (data: %, CR, LF; properties also : and ,)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def _github(errors: list[RuleError], counts: dict[str, int]) -> int:
+    """One `::error file=…,line=…,col=…,title=…::message` line per finding: GitHub Actions shows each as an
+    annotation on the pack's line in the pull request."""
+    ordered = sort_errors(errors)
+    for error in ordered:
+        level = "error" if error.severity == "error" else "warning"
+        props = [f"title={_escape(error.code, prop=True)}"]
+        if error.loc is not None:
+            props = [f"file={_escape(error.loc.file, prop=True)}", f"line={error.loc.line}", f"col={error.loc.col}",
+                     *props]
+        body = error.message + (f"\n  at {json_path(error.path)}" if error.path else "") + \
+            (f"\nhint: {error.hint}" if error.hint else "")
+        click.echo(f"::{level} {','.join(props)}::{_escape(body)}")
+    failed = sum(1 for e in ordered if e.severity == "error")
+    click.echo(f"{'ok' if not failed else 'failed'}: {counts['packs']} pack(s), {counts['profiles']} profile(s) "
+               f"checked, {failed} error(s)")
+    return failed
+
+
+FORMATS: dict[str, Callable[[list[RuleError], dict[str, int]], int]] = {"text": _text, "json": _json,
+                                                                        "github": _github}
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "output", type=click.Choice(sorted(FORMATS)), default="text", show_default=True,
+              help="text: compiler-style lines on stderr; json: one document on stdout; github: workflow "
+                   "commands that annotate the lines of a pull request.")
 @handle_errors
-def validate(paths: tuple[Path, ...]) -> None:
-    """Validate rule packs and customer profiles (files or folders)."""
+def validate(paths: tuple[Path, ...], output: str) -> None:
+    """Validate rule packs and customer profiles (files or folders); exit 0 when all are valid, 1 otherwise.
+
+    \b
+    Example:
+      passerelle validate rules/
+      passerelle validate rules/freshbooks --format github   # in a CI job
+    """
     errors, counts = validate_paths(list(paths))
-    if print_errors(errors):
+    if FORMATS[output](errors, counts):
         sys.exit(1)
-    click.echo(f"ok: {counts['packs']} pack(s), {counts['profiles']} profile(s) valid")
