@@ -69,7 +69,7 @@ FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3,
 QUICK = Sizes(5, 20_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 2, 15.0, 60, 1000,
               2_000, 1_000, 20_000, 200, ("--quick",))
 TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20, 20, 10, 30, 0, ("off",),
-             ("--profiles", "1", "--no-cli"))  # the smoke test
+             impact=("--profiles", "1", "--no-cli"))  # the smoke test
 
 
 def run_piece(module: str, args: Sequence[str], *, timeout: float = 900) -> dict[str, str]:
