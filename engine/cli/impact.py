@@ -2,7 +2,8 @@
 
 Each profile is compiled from the packs at the base (a git revision, ``HEAD`` by default, or another
 folder) and as they are now, both are planned against the same inputs (every case of the profile's
-pack, and with ``--live`` its QBO company, read only), and the difference is printed per profile.
+pack, and with ``--live`` its QBO company, read only), and the difference is printed per profile;
+profiles that are new, or at the base and gone now, are named as such.
 Exit status like ``plan --detailed-exitcode``: 0 nothing changes, 2 something changes, 1 an error
 (``--exit-zero`` reports changes but exits 0, for hooks that only show them).
 """
