@@ -38,6 +38,7 @@ COMMANDS: Mapping[str, str] = {
     "jobs": "engine.cli.fleet:jobs",
     "enqueue": "engine.cli.fleet:enqueue",
     "table": "engine.cli.tables:table",
+    "init": "engine.cli.init:init",
 }
 
 _HELP: Mapping[str, str] = {
@@ -64,6 +65,7 @@ _HELP: Mapping[str, str] = {
     "jobs": "The service's jobs: queued, running, done, failed, retried.",
     "enqueue": "Queue a sync now (or a first sync, or a resync) for the service to run.",
     "table": "A profile's rows of the pack's tables: QBO choices, set, remove.",
+    "init": "Create a new rule pack that validates and passes its first case.",
 }
 
 
