@@ -36,7 +36,8 @@ def _line(change: Change) -> str:
 
 
 def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str:
-    """The plan for people: one line per change, changed fields under updates, a summary per entity."""
+    """The plan for people: one line per change, the fields of creates and the changed fields of updates (before
+    -> after), a summary per entity."""
     head = f"Plan for profile {plan.profile} (pack {plan.pack} {plan.pack_version})"
     lines = [head]
     if not plan.enabled:
@@ -53,6 +54,8 @@ def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str
             lines.append(f"    + attach {attachment['file_name']}")
         if details and change.action in ("update", "adopt"):
             lines.extend(f"    {d.field}: {_value(d.before)} -> {_value(d.after)}" for d in change.diffs)
+        elif details and change.action == "create":  # what would be sent, field by field (as Terraform shows)
+            lines.extend(f"    {d.field}: {_value(d.after)}" for d in change.diffs)
     if not plan.has_changes:
         lines.append("No changes." if not plan.changes else "No changes to write.")
     lines.append("")
