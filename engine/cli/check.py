@@ -21,6 +21,7 @@ import click
 
 from engine.cli.output import handle_errors
 from engine.cli.session import Session, open_session
+from engine.cli.targets import for_each_profile, profile_specs
 from engine.errors import Loc, PasserelleError, RuleError
 from engine.runtime.checks import CheckResult, apply_fix, blocking_failures, not_applicable, prepare_fix, run_checks
 from engine.runtime.tables import check_table_refs, check_table_usage
@@ -130,21 +131,27 @@ def print_table_findings(findings: Sequence[RuleError]) -> int:
 
 
 @click.command()
-@click.argument("profile")
+@click.argument("profiles", nargs=-1)
+@click.option("--all", "everyone", is_flag=True, help="Every profile under rules/, each on its own.")
 @click.option("--fix", "fix", is_flag=True, help="Create the missing records the pack offers to create, then check again.")
 @click.option("--yes", is_flag=True, help="Apply fixes without asking (needed when not on a terminal).")
 @click.option("--tables", "tables_only", is_flag=True, help="Only check the tables' values against the QBO company.")
 @click.option("--recent", is_flag=True, help="Which rows are reached: from the product's records now, not the cases.")
 @handle_errors
-def check(profile: str, *, fix: bool, yes: bool, tables_only: bool, recent: bool) -> None:
+def check(profiles: tuple[str, ...], *, everyone: bool, fix: bool, yes: bool, tables_only: bool, recent: bool) -> None:
     """Check the QBO company has what the pack needs (accounts, items, preferences, VAT set-up) and that the
-    profile's tables name active QBO records of the right kind."""
+    profile's tables name active QBO records of the right kind; for one profile, several, or --all."""
+    code = for_each_profile(profile_specs(profiles, everyone),
+                            lambda spec: _check_one(spec, fix=fix, yes=yes, tables_only=tables_only, recent=recent))
+    if code:
+        sys.exit(code)
+
+
+def _check_one(profile: str, *, fix: bool, yes: bool, tables_only: bool, recent: bool) -> int:
     with open_session(profile, read_only=True) as session:
         if tables_only:
             click.echo(f"Tables of {_spec(session)} against the QBO company:")
-            if print_table_findings(table_findings(session, recent=recent)):
-                sys.exit(1)
-            return
+            return 1 if print_table_findings(table_findings(session, recent=recent)) else 0
         pack = session.loaded.compiled
         results = run_checks(pack, session.target)
         skipped = not_applicable(pack, results)
@@ -164,8 +171,7 @@ def check(profile: str, *, fix: bool, yes: bool, tables_only: bool, recent: bool
     if any(r.blocks for r in results):
         click.echo("A blocking check failed: fix it in QuickBooks (or the profile), then run `passerelle check` again.",
                    err=True)
-    if any(r.blocks for r in results) or table_errors:
-        sys.exit(1)
+    return 1 if any(r.blocks for r in results) or table_errors else 0
 
 
 def stop_on_blocking_checks(session: Session) -> None:

@@ -93,7 +93,7 @@ def resolve(error_id: int) -> None:
 @click.option("--profile", "profile_spec", help="The profile file or PACK/CUSTOMER (default: found from the error).")
 @handle_errors
 def resync(error_id: int, profile_spec: str | None) -> None:
-    """Re-plan and apply the one record that failed (G11)."""
+    """Re-plan and apply the one record that failed ("resync this item"); the error is marked resynced."""
     store = open_store()
     row = next((r for r in list_errors(store) if r.id == error_id), None)
     if row is None:
@@ -128,7 +128,7 @@ def _date(text: str) -> str:
 @click.option("--until", "until", required=True, help="Date (YYYY-MM-DD) automatic syncs resume; a past date resumes now.")
 @handle_errors
 def suspend(profile: str, until: str) -> None:
-    """Suspend automatic syncs of PROFILE until a date (G9)."""
+    """Suspend automatic syncs of PROFILE until a date ("sync invoices created since"); a past date resumes."""
     day = _date(until)
     name = _profile_name(profile)
     store = open_store()

@@ -68,6 +68,55 @@ _HELP: Mapping[str, str] = {
     "init": "Create a new rule pack that validates and passes its first case.",
 }
 
+# Examples shown under each command's --help (commands whose docstring has none get these as their epilog).
+EXAMPLES: Mapping[str, tuple[str, ...]] = {
+    "apply": ("passerelle apply freshbooks/demo --yes", "passerelle plan freshbooks/demo --out plan.json && "
+              "passerelle apply plan.json"),
+    "check": ("passerelle check freshbooks/demo", "passerelle check freshbooks/demo --fix --yes",
+              "passerelle check freshbooks/demo --tables --recent", "passerelle check --all"),
+    "config choices": ("passerelle config choices pleo/demo pleo_account",),
+    "config explain": ("passerelle config explain freshbooks/boulangerie-martin",),
+    "connect": ("passerelle connect freshbooks/demo", "passerelle connect freshbooks/demo --new-company"),
+    "demo": ("passerelle demo", "passerelle demo --profile ogustine/demo"),
+    "enqueue": ("passerelle enqueue freshbooks/demo", "passerelle enqueue ogustine/demo --kind first",
+                "passerelle enqueue ogustine/demo --kind resync --record 12"),
+    "errors resolve": ("passerelle errors resolve 12",),
+    "errors resync": ("passerelle errors resync 12",),
+    "explain": ("passerelle explain freshbooks/demo invoice.json",
+                "passerelle explain freshbooks/demo expense.json --flow expenses --refs refs.json"),
+    "graph": ("passerelle graph orderry > machines.md",),
+    "impact": ("passerelle impact --all", "passerelle impact --base origin/main freshbooks --json",
+               "passerelle impact freshbooks/demo --live"),
+    "jobs": ("passerelle jobs --state failed", "passerelle jobs --profile freshbooks/demo --json"),
+    "plan": ("passerelle plan freshbooks/demo", "passerelle plan freshbooks/demo --detailed-exitcode --out plan.json",
+             "passerelle plan --all", "passerelle plan freshbooks/demo --record 1201 --json"),
+    "resolve": ("passerelle resolve 12 --keep-ours", "passerelle resolve 12 --take-theirs"),
+    "resume": ("passerelle resume freshbooks/demo",),
+    "run": ("passerelle run --profiles rules/ --port 8080", "passerelle run --profiles /srv/profiles --workers 8"),
+    "sandbox": ("passerelle sandbox --preset fr --port 8765", "passerelle sandbox --companies 50 --latency 200"),
+    "serve": ("passerelle serve --port 8080 --profile libeo/demo --profile orderry/demo",),
+    "suspend": ("passerelle suspend ogustine/demo --until 2026-09-01",),
+    "sync": ("passerelle sync freshbooks/demo", "passerelle sync freshbooks/demo --every 1h",
+             "passerelle sync --all", "passerelle sync ogustine/demo --record F0012"),
+    "table choices": ("passerelle table choices pleo/demo category_accounts",),
+    "table remove": ("passerelle table remove pleo/demo category_accounts \"Frais bancaires\"",),
+    "table set": ("passerelle table set pleo/demo category_accounts \"Frais bancaires\" 627000",),
+    "test": ("passerelle test freshbooks", "passerelle test", "passerelle test freshbooks --update",
+             "passerelle test freshbooks --base origin/main"),
+    "worker": ("passerelle worker --profiles /srv/profiles",),
+}
+
+
+def _with_example(command: click.Command, path: str) -> click.Command:
+    """The command with its examples as epilog, unless its own help shows one."""
+    lines = EXAMPLES.get(path)
+    if lines and "Example" not in (command.help or "") and not command.epilog:
+        command.epilog = "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            _with_example(sub, f"{path} {name}")
+    return command
+
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -80,7 +129,7 @@ class _LazyGroup(click.Group):
         module_name, _, attr = target.partition(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
-        return command
+        return _with_example(command, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx)]

@@ -14,7 +14,7 @@ import click
 
 from engine.errors import PasserelleError, RuleError, sort_errors
 
-__all__ = ["colour", "dumps", "handle_errors", "print_errors"]
+__all__ = ["colour", "dumps", "handle_errors", "print_errors", "print_fault"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,19 +57,26 @@ def handle_errors(func: F) -> F:
             click.echo("interrupted", err=True)
             sys.exit(130)
         except Exception as exc:
-            # A connector's typed fault (e.g. "reconnect needed") is a message for the user, not a bug.
-            fault = getattr(exc, "fault", None)
-            message = getattr(getattr(fault, "spec", None), "message", None)
-            if fault is None or message is None:
+            if not print_fault(exc):
                 raise
-            detail = getattr(fault, "detail", "")
-            click.echo(f"error: {message}" + (f": {detail}" if detail else ""), err=True)
-            hint = getattr(fault.spec, "hint", None)
-            if hint:
-                click.echo(f"  hint: {hint}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_fault(exc: BaseException) -> bool:
+    """Print a connector's typed fault (e.g. "reconnect needed") as a message for the user; False when ``exc``
+    is none (a bug, to be reported as such)."""
+    fault = getattr(exc, "fault", None)
+    message = getattr(getattr(fault, "spec", None), "message", None)
+    if fault is None or message is None:
+        return False
+    detail = getattr(fault, "detail", "")
+    click.echo(f"error: {message}" + (f": {detail}" if detail else ""), err=True)
+    hint = getattr(fault.spec, "hint", None)
+    if hint:
+        click.echo(f"  hint: {hint}", err=True)
+    return True
 
 
 def _default(value: Any) -> Any:

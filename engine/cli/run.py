@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from engine.cli.check import stop_on_blocking_checks
-from engine.cli.output import handle_errors
+from engine.cli.output import colour, handle_errors
 from engine.cli.progress import plan_progress, progress_reporter
 from engine.cli.session import Session, open_session
+from engine.cli.targets import for_each_profile, profile_specs
 from engine.errors import PasserelleError, RuleError
 from engine.runtime.apply import ApplyReport, apply_plan, check_fresh
+from engine.runtime.checks import blocking_failures
 from engine.runtime.plan import Plan
 from engine.runtime.plan_json import write_plan_json
 from engine.runtime.render import plan_from_json, render_text
@@ -35,7 +38,7 @@ def _show(plan: Plan, as_json: bool) -> None:
     if as_json:  # written a change at a time, never built whole
         write_plan_json(plan, sys.stdout)
         return
-    click.echo(render_text(plan, color=sys.stdout.isatty()), nl=False)
+    click.echo(render_text(plan, color=colour()), nl=False)
 
 
 def _report(report: ApplyReport) -> None:
@@ -68,14 +71,34 @@ def _attention(plan: Plan, report: ApplyReport | None = None) -> list[str]:
     return notes
 
 
-def _exit(plan: Plan, report: ApplyReport | None = None, *, pending: bool = False) -> None:
-    """Leave with the documented exit code (and, for 1, one line saying why on stderr)."""
+def _code(plan: Plan, report: ApplyReport | None = None, *, pending: bool = False,
+          refused: Sequence[str] = ()) -> int:
+    """The documented exit code (and, for 1, one line saying why on stderr)."""
     notes = _attention(plan, report)
+    if refused:
+        notes.append(f"apply would refuse this plan: blocking check(s) {', '.join(refused)} fail")
     if notes:
         click.echo(f"needs attention: {'; '.join(notes)} (see `passerelle errors list`)", err=True)
-        sys.exit(EXIT_ATTENTION)
+        return EXIT_ATTENTION
     if pending and plan.has_changes:
-        sys.exit(EXIT_PENDING)
+        return EXIT_PENDING
+    return EXIT_DONE
+
+
+def _exit(plan: Plan, report: ApplyReport | None = None, *, pending: bool = False) -> None:
+    """Leave with the documented exit code."""
+    code = _code(plan, report, pending=pending)
+    if code:
+        sys.exit(code)
+
+
+def _refusals(session: Session) -> list[str]:
+    """The blocking prerequisite checks that fail now: apply and sync would refuse to run (a plan says so)."""
+    failures = blocking_failures(session)
+    for result in failures:
+        click.echo(f"apply would refuse: check {result.name} fails: {result.message}"
+                   + (f" (hint: {result.hint})" if result.hint else ""), err=True)
+    return [r.name for r in failures]
 
 
 def _plan(session: Session, record: str | None = None) -> Plan:
@@ -98,24 +121,46 @@ def _apply(session: Session, plan: Plan) -> ApplyReport:
 
 
 @click.command()
-@click.argument("profile")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as versioned JSON (schemas/plan.schema.json).")
+@click.argument("profiles", nargs=-1)
+@click.option("--all", "everyone", is_flag=True, help="Every profile under rules/ (each planned on its own).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as versioned JSON (schemas/plan.schema.json); "
+              "a JSON list of plans for several profiles.")
 @click.option("--out", type=click.Path(path_type=Path), help="Also save the plan (JSON) for `passerelle apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when nothing would change, 2 when something would, 1 when a record cannot be mapped "
                    "or a conflict needs a decision.")
 @click.option("--record", help="Plan only this source record (its key).")
 @handle_errors
-def plan(profile: str, as_json: bool, out: Path | None, detailed_exitcode: bool, record: str | None) -> None:
-    """Dry run: what a sync would create, update, void or skip in QBO, field by field. Writes nothing."""
-    with open_session(profile, read_only=True) as session:
-        result = _plan(session, record)
-    _show(result, as_json)
-    if out is not None:
-        with out.open("w", encoding="utf-8") as saved:
-            write_plan_json(result, saved)
-        click.echo(f"plan saved to {out}", err=True)
-    _exit(result, pending=detailed_exitcode)
+def plan(profiles: tuple[str, ...], *, everyone: bool, as_json: bool, out: Path | None, detailed_exitcode: bool,
+         record: str | None) -> None:
+    """Dry run: what a sync would create (each field), update (before -> after), void or skip in QBO, for one
+    profile, several, or --all. Writes nothing; says when apply would refuse the plan (a blocking prerequisite
+    check fails)."""
+    specs = profile_specs(profiles, everyone)
+    if len(specs) > 1 and (out is not None or record is not None):
+        raise click.UsageError("--out and --record take one profile")
+    listed = as_json and len(specs) > 1
+    shown: list[str] = []
+
+    def one(spec: str) -> int:
+        with open_session(spec, read_only=True) as session:
+            result = _plan(session, record)
+            refused = _refusals(session) if result.enabled else []
+        if listed:
+            click.echo("[" if not shown else ",")
+        shown.append(spec)
+        _show(result, as_json)
+        if out is not None:
+            with out.open("w", encoding="utf-8") as saved:
+                write_plan_json(result, saved)
+            click.echo(f"plan saved to {out}", err=True)
+        return _code(result, pending=detailed_exitcode, refused=refused)
+
+    code = for_each_profile(specs, one)
+    if listed:
+        click.echo("]" if shown else "[]")
+    if code:
+        sys.exit(code)
 
 
 @click.command()
@@ -158,23 +203,33 @@ def _confirm(plan: Plan, yes: bool) -> None:
 
 
 @click.command()
-@click.argument("profile")
+@click.argument("profiles", nargs=-1)
+@click.option("--all", "everyone", is_flag=True, help="Every profile under rules/, each on its own.")
 @click.option("--every", "every", help="Run again at this interval (e.g. 1h) until interrupted.")
 @click.option("--record", help="Sync only this source record now (a manual sync; ignores suspension).")
 @click.option("--times", type=int, default=0, hidden=True, help="Stop after this many runs (tests).")
 @handle_errors
-def sync(profile: str, every: str | None, record: str | None, times: int) -> None:
-    """Plan and apply, once or every interval (F21)."""
+def sync(profiles: tuple[str, ...], everyone: bool, every: str | None, record: str | None, times: int) -> None:
+    """Plan and apply, once or every interval (e.g. hourly), for one record, or for several profiles (each on
+    its own: one that fails does not stop the others)."""
+    specs = profile_specs(profiles, everyone)
+    if len(specs) > 1 and record is not None:
+        raise click.UsageError("--record takes one profile")
     interval = _interval(every) if every else None
     runs = 0
-    while True:
-        with open_session(profile) as session:
+
+    def one(spec: str) -> int:
+        with open_session(spec) as session:
             stop_on_blocking_checks(session)
             result = _plan(session, record)
-            click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
+            click.echo(render_text(result, color=colour()), nl=False)
             # Records that cannot be mapped, and conflicts, are applied too: they join the error history.
             needed = result.has_changes or any(c.action in ("error", "conflict") for c in result.changes)
             report = _apply(session, result) if needed else None
+        return _code(result, report)
+
+    while True:
+        code = for_each_profile(specs, one)
         runs += 1
         if interval is None or (times and runs >= times):
             break
@@ -183,4 +238,5 @@ def sync(profile: str, every: str | None, record: str | None, times: int) -> Non
             time.sleep(interval)
         except KeyboardInterrupt:
             break
-    _exit(result, report)  # the last run's outcome
+    if code:  # the last run's outcome
+        sys.exit(code)

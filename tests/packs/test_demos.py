@@ -88,3 +88,26 @@ def test_P2_config_choices_lists_the_bank_accounts_read_live_and_refuses_one_not
     assert refused.exit_code == 1
     assert "'Compte inexistant' is not one of the Account records" in refused.output
     assert "Compte Qonto" in refused.output
+
+
+def test_plan_and_check_take_several_profiles_and_a_plan_says_when_apply_would_refuse(fresh_sandbox: Any) -> None:
+    one, two = (str(ROOT / "rules" / pack / "customers" / "demo.yaml") for pack in ("freshbooks", "pleo"))
+    for profile in (one, two):
+        assert _run("connect", profile, "--no-browser").exit_code == 0
+    # The Pleo demo's bank account is missing: its blocking check fails, so apply would refuse the plan.
+    refused = _run("plan", two)
+    assert refused.exit_code == 1 and "apply would refuse: check pleo_bank_account_exists fails" in refused.output
+    checked = _run("check", one, two)
+    assert checked.exit_code == 1 and "Checks of freshbooks/demo" in checked.output
+    assert "Checks of pleo/demo" in checked.output  # the second ran though the first's outcome was known
+    assert _run("check", two, "--fix", "--yes").exit_code == 0
+    both = _run("plan", one, two, "--detailed-exitcode")
+    assert both.exit_code == 2, both.output
+    assert f"== {one}" in both.output and f"== {two}" in both.output
+    listed = _run("plan", one, two, "--json")
+    plans = json.loads(listed.stdout)
+    assert [p["profile"] for p in plans] == ["demo", "demo"] and [p["pack"] for p in plans] == ["freshbooks", "pleo"]
+    broken = _run("plan", one, "nosuch/profile")
+    assert broken.exit_code == 1 and "profile 'nosuch/profile' not found" in broken.output
+    assert "Plan for profile demo (pack freshbooks" in broken.output  # the good one still planned
+    assert _run("plan").exit_code == 2 and "or --all" in _run("plan").output  # a usage error names the choices
