@@ -62,7 +62,7 @@ from engine.runtime.history import list_errors, set_error_status
 from engine.runtime.plan import Change, Plan
 from engine.runtime.plan import summary as plan_summary
 from engine.runtime.render import _value as show_value
-from engine.runtime.tables import check_row_choice, table_choices
+from engine.runtime.tables import check_row_choice, table_choices, table_ref_field
 from engine.store.tables import runs
 
 __all__ = ["PREFIX", "create_console"]
@@ -333,7 +333,9 @@ def _tables(entry: Entry, choices: Mapping[str, list[Choice]], errors: Mapping[s
     out = []
     for name, table in resolved.tables.items():
         ref = table.refers_to
-        refers = f"{ref.entity}{f' ({ref.type})' if ref.type else ''} by {ref.by}" if ref is not None else ""
+        by = table_ref_field(ref, resolved.setting_values()) if ref is not None else ""
+        refers = (f"{ref.entity}{f' ({ref.type})' if ref.type else ''} by {by if isinstance(by, str) else ref.by}"
+                  if ref is not None else "")
         options = list(choices.get(name, []))
         allowed = {c.value for c in options}
         rows = [(i, key, thaw(row.value), resolved.table_layers.get((name, key), "pack"),
