@@ -23,7 +23,7 @@ from engine.context import EvalContext, NoLedger, ReferenceData
 from engine.expressions import EVAL_ERRORS
 from engine.model import Setting
 from engine.pipeline import Loaded
-from engine.runtime.choices import Choice, check_choice, read_choices
+from engine.runtime.choices import Choice, check_choice, field_at, read_choices, same_value
 from engine.runtime.ports import TargetWrite, WriteOutcome
 
 __all__ = [
@@ -145,26 +145,13 @@ def _exists(check: CompiledCheck, target: CheckTarget, scope: Mapping[str, Any])
     if callable(records):  # any field can be compared (QBO filters on a few only, e.g. not an account's AcctNum)
         rows = records(entity)
         found = next((r for r in rows if r.get("Active", True) is not False
-                      and all(_same(_path(r, name), wanted) for name, wanted in criteria.items())), None)
-        known = all(any(_path(r, name) is not None for r in rows) for name in criteria)
+                      and all(same_value(field_at(r, name), wanted) for name, wanted in criteria.items())), None)
+        known = all(any(field_at(r, name) is not None for r in rows) for name in criteria)
         if found is not None or known:
             return Verdict(found is not None, value=found)
     # a field no listed record carries: QBO itself says whether it is a field (a misspelt one is a fault)
     found = target.find(entity, criteria)
     return Verdict(found is not None, value=found)
-
-
-def _path(record: Mapping[str, Any], path: str) -> Any:
-    value: Any = record
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
-def _same(found: Any, wanted: Any) -> bool:
-    if isinstance(wanted, bool) or isinstance(found, bool):
-        return found is wanted or str(found).lower() == str(wanted).lower()
-    return found is not None and str(found) == str(wanted)
 
 
 @check_kind("preference")

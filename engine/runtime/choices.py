@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from engine.model import Setting
 
-__all__ = ["Choice", "ChoiceReader", "check_choice", "choices_of", "read_choices"]
+__all__ = ["Choice", "ChoiceReader", "check_choice", "choices_of", "field_at", "read_choices", "same_value"]
 
 
 class ChoiceReader(Protocol):
@@ -34,17 +34,19 @@ class Choice:
     label: str
 
 
-def _field(record: Mapping[str, Any], path: str) -> Any:
+def field_at(record: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` of a record (None when a step is missing)."""
     value: Any = record
     for part in path.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
     return value
 
 
-def _same(found: Any, wanted: Any) -> bool:
+def same_value(found: Any, wanted: Any) -> bool:
+    """A record's value equals a declared one (booleans also as "true"/"false" text)."""
     if isinstance(wanted, bool) or isinstance(found, bool):
         return found is wanted or str(found).lower() == str(wanted).lower()
-    return str(found) == str(wanted)
+    return found is not None and str(found) == str(wanted)
 
 
 def choices_of(spec: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> list[Choice]:
@@ -55,12 +57,12 @@ def choices_of(spec: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) ->
     for record in records:
         if record.get("Active", True) is False:
             continue
-        if not all(_same(_field(record, name), wanted) for name, wanted in where.items()):
+        if not all(same_value(field_at(record, name), wanted) for name, wanted in where.items()):
             continue
-        value = _field(record, value_field)
+        value = field_at(record, value_field)
         if value is None or value == "":
             continue
-        label = _field(record, label_field)
+        label = field_at(record, label_field)
         seen.setdefault(str(value), Choice(str(value), str(label if label not in (None, "") else value)))
     return sorted(seen.values(), key=lambda c: (c.label.casefold(), c.value))
 
