@@ -41,35 +41,9 @@ __all__ = ["main", "measure"]
 UNLIMITED = 10**9
 
 
-def _indexed_doc_numbers() -> None:
-    """The sandbox checks a new DocNumber against every document of its group, one scan per write (QBO's
-    own check is indexed): at 10k documents that scan, not the engine, would set the pace. Here a set of
-    the numbers seen (filled from one scan, then from every write) answers "surely unused" at once, and
-    only a possible duplicate goes to the sandbox's exact check."""
-    from connectors.sandbox import operations
-    from connectors.sandbox.docnumbers import DOC_GROUPS, apply_doc_number
-
-    seen: dict[tuple[str, tuple[str, ...]], set[str]] = {}
-
-    def indexed(realm: Any, entity: str, payload: dict[str, Any], own_id: str | None, allow_duplicate: bool) -> None:
-        if entity not in DOC_GROUPS or allow_duplicate:
-            apply_doc_number(realm, entity, payload, own_id, allow_duplicate)
-            return
-        group = (realm.realm_id, DOC_GROUPS[entity])
-        if group not in seen:
-            seen[group] = {str(row.get("DocNumber", "")).casefold() for name in group[1] for row in realm.rows(name)}
-        number = str(payload.get("DocNumber") or "").casefold()
-        apply_doc_number(realm, entity, payload, own_id, bool(number) and number not in seen[group])
-        seen[group].add(str(payload.get("DocNumber") or "").casefold())
-
-    operations.apply_doc_number = indexed  # type: ignore[assignment]
-
-
 def serve_sandbox() -> None:
     """The child process: the FR sandbox without quotas or latency, its URL on stdout, until stdin closes."""
     from connectors.sandbox import RealmSpec, Sandbox, SandboxConfig, serve
-
-    _indexed_doc_numbers()
 
     config = SandboxConfig(realms=(RealmSpec(REALM, "fr"),), static_tokens=(TOKEN,), latency_ms=0,
                            requests_per_minute=UNLIMITED, batches_per_minute=UNLIMITED, max_concurrent=1000)
