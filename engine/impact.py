@@ -364,7 +364,7 @@ def diff_plans(before: Plan, after: Plan, inputs: str) -> tuple[DocumentChange, 
             if to_plain(a.creates) != to_plain(b.creates):
                 fields += (FieldChange("(records created first)", to_plain(a.creates), to_plain(b.creates)),)
         elif b is not None and b.action == "update":
-            fields = b.diffs
+            fields = tuple(b.diffs)
         out.append(DocumentChange(inputs, some.flow, some.key, some.entity, some.label,
                                   a.action if a else "unchanged", b.action if b else "unchanged", fields,
                                   a.reason if a else None, b.reason if b else None))

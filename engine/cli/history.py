@@ -41,7 +41,7 @@ def list_command(profile: str | None, statuses: tuple[str, ...], as_json: bool) 
 
     \b
     Example:
-      passerelle errors list freshbooks/demo --status open
+      passerelle errors list acme/demo --status open
       passerelle errors list --json | jq .message
     """
     rows = [r for r in list_errors(open_store(), _profile_name(profile) if profile else None)

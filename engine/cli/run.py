@@ -20,7 +20,7 @@ from engine.runtime.apply import ApplyReport, apply_plan, check_fresh
 from engine.runtime.checks import blocking_failures
 from engine.runtime.plan import Plan
 from engine.runtime.plan_json import write_plan_json
-from engine.runtime.render import plan_from_json, render_text
+from engine.runtime.render import iter_text, plan_from_json, render_text
 
 __all__ = ["apply", "plan", "sync"]
 
@@ -38,7 +38,8 @@ def _show(plan: Plan, as_json: bool) -> None:
     if as_json:  # written a change at a time, never built whole
         write_plan_json(plan, sys.stdout)
         return
-    click.echo(render_text(plan, color=colour()), nl=False)
+    for piece in iter_text(plan, color=colour()):  # a change at a time: a first sync's plan is not built whole
+        click.echo(piece, nl=False)
 
 
 def _report(report: ApplyReport) -> None:

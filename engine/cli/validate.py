@@ -178,7 +178,7 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
     \b
     Example:
       passerelle validate rules/
-      passerelle validate rules/freshbooks --format github   # in a CI job
+      passerelle validate rules/acme --format github   # in a CI job
     """
     errors, counts = validate_paths(list(paths))
     if FORMATS[output](errors, counts):

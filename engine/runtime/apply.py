@@ -30,7 +30,7 @@ from engine.runtime.history import (
     start_run,
 )
 from engine.runtime.ledger import StoreLedger
-from engine.runtime.plan import Change, Plan, payload_digest
+from engine.runtime.plan import Change, PackedPayload, Plan, payload_digest
 from engine.runtime.ports import Attacher, Fetcher, LedgerEntry, Target, TargetWrite, WriteOutcome, Writer
 from engine.store import Store
 from engine.store.tables import outbox, runs
@@ -271,7 +271,8 @@ class _Applier:
     def _prepare(self, change: Change) -> TargetWrite | None:
         """The write of a change, under its planned requestid (the outbox may swap in an unsettled one)."""
         try:
-            payload = with_numbers(_substitute(change.payload or {}, self.state), change.numbers)
+            plain = change.payload.unpack() if isinstance(change.payload, PackedPayload) else change.payload or {}
+            payload = with_numbers(_substitute(plain, self.state), change.numbers)
             match = _substitute(dict(change.match or {}), self.state) or None
         except LookupError as missing:
             self._fail_before_send(change, f"not sent: {missing}")

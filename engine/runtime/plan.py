@@ -13,8 +13,9 @@ import datetime as dt
 import hashlib
 import json
 import sys
+import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
@@ -29,9 +30,11 @@ from engine.runtime.compare import diff_fields, same
 from engine.runtime.guard import StateGuard
 from engine.runtime.ports import Criteria, LedgerEntry, LiveReads, Source, Target
 from engine.runtime.source_records import SourceBackedReferenceData
+from engine.runtime.spill import SpillingList
 
-__all__ = ["PLAN_VERSION", "Change", "FieldChange", "Plan", "PlanOptions", "PlanProgress", "ProgressCallback",
-           "flow_order", "make_plan", "payload_digest"]
+__all__ = ["PLAN_VERSION", "Change", "CreateDiffs", "FieldChange", "PackedDiffs", "PackedPayload", "Plan",
+           "PlanOptions", "PlanProgress", "ProgressCallback", "flow_order", "make_plan", "pack_payload",
+           "payload_digest"]
 
 PLAN_VERSION = 1
 # Source records planned together: their ledger entries are read in one query, and the target's live state
@@ -46,6 +49,145 @@ class FieldChange:
     after: Any
 
 
+def _pack(plain: Any) -> bytes:
+    return zlib.compress(json.dumps(plain, separators=(",", ":"), ensure_ascii=False).encode(), 1)
+
+
+def _unpack(data: bytes) -> Any:
+    return json.loads(zlib.decompress(data))
+
+
+class PackedPayload(Mapping[str, Any]):
+    """A change's plain payload kept as compressed JSON (about a tenth of the dicts' memory): a first sync
+    plans every record as a create, and a plan of 100k of them must fit in a few hundred MB. Decoded on
+    each read (``unpack`` once when reading many fields); equal to the same payload as a dict."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def unpack(self) -> dict[str, Any]:
+        value: dict[str, Any] = _unpack(self._data)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.unpack()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.unpack())
+
+    def __len__(self) -> int:
+        return len(self.unpack())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.unpack()
+
+    def keys(self) -> Any:
+        return self.unpack().keys()
+
+    def items(self) -> Any:
+        return self.unpack().items()
+
+    def values(self) -> Any:
+        return self.unpack().values()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.unpack().get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedPayload):
+            return self._data == other._data or self.unpack() == other.unpack()
+        if isinstance(other, Mapping):
+            return self.unpack() == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self.unpack())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PackedPayload, (self._data,))
+
+
+def pack_payload(payload: Any) -> Any:
+    """``payload`` as a :class:`PackedPayload` when it is a plain JSON object; anything else as it is."""
+    if type(payload) is not dict:
+        return payload
+    try:
+        return PackedPayload(_pack(payload))
+    except (TypeError, ValueError):
+        return payload
+
+
+class _Diffs(Sequence["FieldChange"]):
+    """A change's field diffs, computed when read (rendering, JSON) instead of held per change."""
+
+    __slots__ = ()
+
+    def _all(self) -> tuple[FieldChange, ...]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[FieldChange]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+class CreateDiffs(_Diffs):
+    """A create's diffs: every field of its payload, from nothing to the value sent."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self.payload = payload
+
+    def _all(self) -> tuple[FieldChange, ...]:
+        return tuple(FieldChange(k, None, v) for k, v in self.payload.items())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CreateDiffs, (self.payload,))
+
+
+class PackedDiffs(_Diffs):
+    """Diffs of an update or adopt kept as compressed JSON (their values are whole payload parts)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def _all(self) -> tuple[FieldChange, ...]:
+        return tuple(FieldChange(f, b, a) for f, b, a in _unpack(self._data))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PackedDiffs, (self._data,))
+
+
+def pack_diffs(diffs: tuple[FieldChange, ...]) -> Sequence[FieldChange]:
+    if not diffs:
+        return ()
+    try:
+        return PackedDiffs(_pack([(d.field, d.before, d.after) for d in diffs]))
+    except (TypeError, ValueError):
+        return diffs
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     action: str
@@ -58,7 +200,7 @@ class Change:
     payload: Any = None
     payload_hash: str | None = None
     request_id: str | None = None
-    diffs: tuple[FieldChange, ...] = ()
+    diffs: Sequence[FieldChange] = ()  # a tuple, or computed when read (CreateDiffs, PackedDiffs)
     reason: str | None = None
     creates: tuple[Mapping[str, Any], ...] = ()
     error: Mapping[str, Any] | None = None
@@ -76,7 +218,7 @@ class Plan:
     pack_version: str
     created_at: str
     fingerprint: str
-    changes: tuple[Change, ...]
+    changes: Sequence[Change]  # a tuple, or past SPILL_AFTER changes a file-backed sequence (engine/runtime/spill.py)
     unchanged: Mapping[str, int]
     first_sync: bool
     version: int = PLAN_VERSION
@@ -157,12 +299,31 @@ def flow_order(flows: Mapping[str, CompiledFlow]) -> list[CompiledFlow]:
     return ordered
 
 
+class _Planned:
+    """Payloads of the records this plan creates or adopts, by (flow, key), for later records that read their
+    fields: past the first ones kept on disk (a first sync plans one per source record)."""
+
+    def __init__(self) -> None:
+        self.index: dict[tuple[str, str], int] = {}
+        self.payloads: SpillingList[Mapping[str, Any]] = SpillingList()
+
+    def __setitem__(self, key: tuple[str, str], payload: Mapping[str, Any]) -> None:
+        self.index[key] = len(self.payloads)
+        self.payloads.append(payload)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.index
+
+    def __getitem__(self, key: tuple[str, str]) -> Mapping[str, Any]:
+        return self.payloads[self.index[key]]
+
+
 class _PlanLedger:
     """The ledger as the plan sees it: records this plan creates are referred to by placeholders."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        self.planned: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self.planned = _Planned()
         self.adopted: dict[tuple[str, str], str] = {}  # matched in the target: its id is known already
         self.watch: str | None = None  # the flow being mapped ahead of planning
         self.touched = False           # a read of the watched flow happened
@@ -394,9 +555,11 @@ class _Planner:
         if refused is not None:
             return Change("skip", **base, label=label, reason=refused)
         rid = request_id(self.key, flow.name, base["key"], action, digest)
-        return Change(action, **base, label=label, target_id=target_id, payload=payload, payload_hash=digest,
-                      request_id=rid, diffs=diffs, owned_fields=flow.flow.operations.owned_fields or tuple(payload),
-                      numbers=decimal_paths(result.payload))
+        packed = pack_payload(payload)
+        return Change(action, **base, label=label, target_id=target_id, payload=packed, payload_hash=digest,
+                      request_id=rid, diffs=CreateDiffs(packed) if action == "create" else pack_diffs(diffs),
+                      owned_fields=flow.flow.operations.owned_fields or tuple(payload),
+                      numbers=tuple(sys.intern(p) for p in decimal_paths(result.payload)))
 
     def _write(self, flow: CompiledFlow, result: Evaluation, entry: LedgerEntry | None,
                base: dict[str, Any], prepared: _Prepared | None = None) -> Change | None:
@@ -436,27 +599,30 @@ class _Planner:
                 return None
             rid = request_id(self.key, flow.name, base["key"], "update", digest + token)
             return Change("update", **base, label=entry.target_id, target_id=entry.target_id, sync_token=token,
-                          payload=payload, payload_hash=digest, request_id=rid, diffs=diffs, creates=creates,
+                          payload=pack_payload(payload), payload_hash=digest, request_id=rid, diffs=pack_diffs(diffs),
+                          creates=creates,
                           owned_fields=owned)
         match = _match(result)
         if match and not any(isinstance(v, str) and v.startswith("$") for v in match.values()):
             found = self._find(result.entity, match)
             if found is not None:
                 self.matched += 1
-                self.view.planned[(flow.name, base["key"])] = payload
+                packed = pack_payload(payload)
+                self.view.planned[(flow.name, base["key"])] = packed
                 self.view.adopted[(flow.name, base["key"])] = str(found.get("Id"))
                 diffs = tuple(FieldChange(*d) for d in diff_fields(found, payload, owned))
                 rid = request_id(self.key, flow.name, base["key"], "adopt", digest)
                 return Change("adopt", **base, label=str(found.get("Id")), target_id=str(found.get("Id")),
-                              sync_token=str(found.get("SyncToken")), payload=payload, payload_hash=digest,
-                              request_id=rid, diffs=diffs, creates=creates, match=match, owned_fields=owned,
+                              sync_token=str(found.get("SyncToken")), payload=packed, payload_hash=digest,
+                              request_id=rid, diffs=pack_diffs(diffs), creates=creates, match=match, owned_fields=owned,
                               reason="matched by " + ", ".join(f"{k} = {v!r}" for k, v in match.items()))
         if not flow.flow.operations.create:
             return Change("skip", **base, label=label, reason="creates are off for this flow")
-        self.view.planned[(flow.name, base["key"])] = payload
+        packed = pack_payload(payload)  # held until the plan is applied: compact (see PackedPayload)
+        self.view.planned[(flow.name, base["key"])] = packed
         rid = request_id(self.key, flow.name, base["key"], "create", digest)
-        return Change("create", **base, label=label, payload=payload, payload_hash=digest, request_id=rid,
-                      diffs=tuple(FieldChange(k, None, v) for k, v in payload.items()), creates=creates,
+        return Change("create", **base, label=label, payload=packed, payload_hash=digest, request_id=rid,
+                      diffs=CreateDiffs(packed), creates=creates,
                       match=match or None, owned_fields=owned)
 
 
@@ -482,7 +648,7 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
     planner = _Planner(loaded, target, ledger, options)
     planner.guard = StateGuard(compiled.machines, loaded.resolved.connections, sources)
     planner.refs = SourceBackedReferenceData(planner.refs, sources)  # `ref: {connection}` finds product records
-    changes: list[Change] = []
+    changes: SpillingList[Change] = SpillingList()  # a first sync's creates go to disk past the first ones
     read = 0
     for flow in flow_order(compiled.flows):
         source = sources.get(flow.flow.source.connection)
@@ -518,7 +684,7 @@ def make_plan(loaded: Loaded, target: Target, sources: Mapping[str, Source], led
     first_sync = not any(_has_entries(ledger, f) for f in compiled.flows)
     return Plan(profile=planner.profile, pack=loaded.pack.meta.name, pack_version=loaded.pack.meta.version,
                 created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), fingerprint=target.fingerprint(),
-                changes=tuple(changes), unchanged=dict(planner.unchanged), first_sync=first_sync)
+                changes=changes.done(), unchanged=dict(planner.unchanged), first_sync=first_sync)
 
 
 def _match(result: Evaluation) -> dict[str, Any]:

@@ -6,20 +6,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
 from engine.runtime.canonical import to_plain
-from engine.runtime.plan import Change, Plan, summary
+from engine.runtime.plan import Change, PackedPayload, Plan, summary
 
-__all__ = ["iter_plan_json", "write_plan_json"]
+__all__ = ["change_data", "iter_plan_json", "write_plan_json"]
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Change))
 
 
 def _plain(value: Any) -> Any:
-    """What the encoder cannot take as it is: read-only mappings, Decimals, field diffs."""
+    """What the encoder cannot take as it is: packed payloads and diffs, read-only mappings, Decimals, field
+    diffs."""
+    if isinstance(value, PackedPayload):
+        return value.unpack()  # decoded once, not once per field as dict() would
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, list, tuple)):
+        return list(value)
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, Decimal):
@@ -27,6 +32,11 @@ def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def change_data(change: Change) -> dict[str, Any]:
+    """One change as plain JSON data (``numbers`` only when there are some), the payload decoded once."""
+    return json.loads(_change(change))  # type: ignore[no-any-return]
 
 
 def _change(change: Change) -> str:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import asdict
+from collections.abc import Iterator, Mapping
+from dataclasses import fields
 from typing import Any
 
 from engine.errors import PasserelleError, RuleError
 from engine.runtime.canonical import to_plain
 from engine.runtime.plan import PLAN_VERSION, Change, FieldChange, Plan, summary
+from engine.runtime.plan_json import change_data
 
-__all__ = ["plan_from_json", "plan_to_json", "render_text"]
+__all__ = ["iter_text", "plan_from_json", "plan_to_json", "render_text"]
 
 _SIGNS = {"create": "+", "adopt": "=", "update": "~", "void": "-", "delete": "-", "conflict": "!", "skip": "?",
           "error": "x", "attach": "^", "resolve": "*"}
@@ -38,6 +39,13 @@ def _line(change: Change) -> str:
 def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str:
     """The plan for people: one line per change, the fields of creates and the changed fields of updates (before
     -> after), a summary per entity."""
+    return "".join(iter_text(plan, color=color, details=details))
+
+
+def iter_text(plan: Plan, *, color: bool = False, details: bool = True) -> Iterator[str]:
+    """``render_text`` a change at a time (each piece whole lines), so a plan of 100k creates is printed
+    without its text being built whole first."""
+    paint = _colour if color else _plain
     head = f"Plan for profile {plan.profile} (pack {plan.pack} {plan.pack_version})"
     lines = [head]
     if not plan.enabled:
@@ -46,8 +54,9 @@ def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str
         docs = plan.count("create") + plan.count("adopt")
         lines.append(f"First sync: {docs} document(s) would be sent (nothing is written by a plan).")
     lines.append("")
+    yield paint(lines)
     for change in plan.changes:
-        lines.append(_line(change))
+        lines = [_line(change)]
         for create in change.creates:
             lines.append(f"    + first create {create['entity']} {create['by']}={create['value']!r}")
         for attachment in change.attachments:
@@ -56,6 +65,8 @@ def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str
             lines.extend(f"    {d.field}: {_value(d.before)} -> {_value(d.after)}" for d in change.diffs)
         elif details and change.action == "create":  # what would be sent, field by field (as Terraform shows)
             lines.extend(f"    {d.field}: {_value(d.after)}" for d in change.diffs)
+        yield paint(lines)
+    lines = []
     if not plan.has_changes:
         lines.append("No changes." if not plan.changes else "No changes to write.")
     lines.append("")
@@ -63,24 +74,28 @@ def render_text(plan: Plan, *, color: bool = False, details: bool = True) -> str
     for entity, counts in summary(plan).items():
         parts = [f"{counts[action]} {_VERBS[action]}" for action in (*_SIGNS, "unchanged") if counts.get(action)]
         lines.append(f"  {entity}: {', '.join(parts)}")
-    text = "\n".join(lines) + "\n"
-    return _colour(text) if color else text
+    yield paint(lines)
 
 
-def _colour(text: str) -> str:
+def _plain(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
+
+
+def _colour(lines: list[str]) -> str:
     import click
 
     colours = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", "x": "red", "?": "bright_black",
                "=": "cyan"}
     out = []
-    for line in text.splitlines():
+    for line in lines:
         colour = colours.get(line[:1]) if line[1:2] == " " else None
-        out.append(click.style(line, fg=colour) if colour else line)
-    return "\n".join(out) + "\n"
+        out.append((click.style(line, fg=colour) if colour else line) + "\n")
+    return "".join(out)
 
 
 def plan_to_json(plan: Plan) -> str:
-    data = to_plain(asdict(plan))
+    data = to_plain({f.name: getattr(plan, f.name) for f in fields(Plan) if f.name != "changes"})
+    data["changes"] = [change_data(change) for change in plan.changes]
     if data.get("enabled", True):
         data.pop("enabled", None)  # written only for a profile switched off
     for change in data["changes"]:

@@ -457,7 +457,7 @@ def test_G11_errors_resync_command_over_the_cli(served: Any, tmp_path: Path) -> 
     code, text = cli_run("sync", str(spec))
     assert code == 1 and "C103" in text
     code, text = cli_run("errors", "list", str(spec))
-    error_id = re.search(r"#(\d+) \[open\] ogustine/ogustine-cli customers C103", text)
+    error_id = re.search(r"#(\d+) \[open\] \S+ run \d+ ogustine/ogustine-cli customers C103", text)  # time, run
     assert error_id and "fix: match the existing record" in text, text
     vendor = next(v for v in served.query(REALM, "SELECT * FROM Vendor")["Vendor"] if v["DisplayName"] == "SCI Les Tilleuls")
     served.write(REALM, "Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"], "sparse": True,
