@@ -13,6 +13,7 @@ peak RSS read from ``wait4``:
 - ``replan_1k_unchanged_*``: ``passerelle plan`` again after that sync (nothing left to do);
 - ``cli_plan_peak_mb_*`` / ``cli_apply_peak_mb_*``: ``passerelle plan`` and ``apply --yes`` of
   ``--memory-records`` invoices the ledger already holds (built by a separate process).
+- ``cli_plan_peak_mb_new_*``: ``passerelle plan`` of ``--memory-new-records`` new invoices (all creates).
 
     .venv/bin/python -m bench.first_sync [--records 10000] [--sync-records 1000] [--memory-records 100000]
         [--latency-ms 200]
@@ -293,11 +294,29 @@ def measure_memory(records: int, latency_ms: float, tmp: Path) -> dict[str, str]
             f"cli_apply_peak_mb_{label}": f"{apply.peak_mb:.0f}", f"cli_apply_seconds_{label}": f"{apply.seconds:.1f}"}
 
 
+def measure_new(records: int, latency_ms: float, tmp: Path) -> dict[str, str]:
+    """Peak RSS of ``passerelle plan`` of ``records`` new invoices (every one a create: the plan of a first
+    sync, the most a plan holds)."""
+    sandbox = Sandbox(latency_ms)
+    try:
+        sandbox.seed()
+        profile, env = _workspace(tmp, records, "memory-new")
+        env["PASSERELLE_QBO_BASE_URL"] = sandbox.base
+        plan = run_cli(["plan", str(profile)], env, sandbox)
+    finally:
+        sandbox.close()
+    label = f"{records // 1000}k" if records >= 1000 else str(records)
+    return {f"cli_plan_peak_mb_new_{label}": f"{plan.peak_mb:.0f}", f"cli_plan_seconds_new_{label}": f"{plan.seconds:.1f}",
+            f"cli_plan_qbo_requests_new_{label}": str(plan.requests)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.first_sync", description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000, help="new invoices of the first plan")
     parser.add_argument("--sync-records", type=int, default=1_000, help="invoices of the first sync (plan + apply)")
     parser.add_argument("--memory-records", type=int, default=100_000, help="invoices of the memory figures (0: none)")
+    parser.add_argument("--memory-new-records", type=int, default=0,
+                        help="new invoices of the plan memory figure cli_plan_peak_mb_new_* (0: none)")
     parser.add_argument("--latency-ms", type=float, default=200)
     parser.add_argument("--build-ledger", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
@@ -309,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         figures = measure_sandbox(args.records, args.sync_records, args.latency_ms, Path(tmp))
         if args.memory_records:
             figures.update(measure_memory(args.memory_records, args.latency_ms, Path(tmp)))
+        if args.memory_new_records:
+            figures.update(measure_new(args.memory_new_records, args.latency_ms, Path(tmp)))
     for key, value in figures.items():
         print(f"{key}={value}")
     return 0

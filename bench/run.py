@@ -124,7 +124,8 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
                             "--plain-docs", str(sizes.plain_docs)])
     step("first sync through the CLI", "first_sync", [
         "--records", str(sizes.first_plan_records), "--sync-records", str(sizes.first_sync_records),
-        "--memory-records", str(sizes.memory_records), "--latency-ms", f"{sizes.latency_ms:g}"], timeout=3600)
+        "--memory-records", str(sizes.memory_records), "--memory-new-records", str(sizes.memory_records),
+        "--latency-ms", f"{sizes.latency_ms:g}"], timeout=3600)
     step("apply with QBO's limits lifted", "apply_unlimited", ["--sizes", ",".join(map(str, sizes.unlimited_sizes)),
                                                         "--labels", "3k,10k"],
          timeout=3600)
