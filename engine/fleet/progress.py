@@ -17,19 +17,38 @@ from engine.store.tables import runs
 __all__ = ["progress_stream"]
 
 
-def _running_progress(service: Service, seen: dict[int, int]) -> list[dict[str, object]]:
+class _Watch:
+    """What one listener has heard: each unfinished run's last ``done`` told. Runs newer than ``floor`` are read
+    too, so a run that starts and ends between two reads is still told once, at its end."""
+
+    def __init__(self, floor: int) -> None:
+        self.floor = floor
+        self.told: dict[int, int] = {}
+
+
+def _start_floor(service: Service) -> int:
+    with service.store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(runs.c.id), 0))).scalar() or 0)
+
+
+def _running_progress(service: Service, watch: _Watch) -> list[dict[str, object]]:
     """Progress of the runs under way in other processes (the fleet's workers), read from the store."""
     with service.store.engine.connect() as conn:
         rows = conn.execute(sa.select(runs.c.id, runs.c.profile, runs.c.done, runs.c.total, runs.c.status)
-                            .where(sa.or_(runs.c.status == "running", runs.c.id.in_(list(seen) or [-1])))).all()
+                            .where(sa.or_(runs.c.status == "running", runs.c.id > watch.floor,
+                                          runs.c.id.in_(list(watch.told) or [-1])))
+                            .order_by(runs.c.id)).all()
     out: list[dict[str, object]] = []
     for row in rows:
-        if seen.get(row.id) != row.done:
-            seen[row.id] = row.done
+        if watch.told.get(row.id) != row.done or (row.status != "running" and row.id in watch.told) \
+                or (row.status != "running" and row.id > watch.floor):
             out.append({"profile": row.profile, "run": row.id, "done": row.done, "total": row.total,
                         "status": row.status})
-        if row.status != "running":
-            seen.pop(row.id, None)
+        if row.status == "running":
+            watch.told[row.id] = row.done
+        else:
+            watch.told.pop(row.id, None)
+    watch.floor = max([watch.floor, *(row.id for row in rows)])
     return out
 
 
@@ -40,11 +59,11 @@ def progress_stream(service: Service, keep: Callable[[Mapping[str, Any]], bool] 
     queue = service.hub.subscribe()
     if service.embedded:
         return sse_response(service.hub, queue, keep=keep)
-    seen: dict[int, int] = {}
 
     async def poll() -> None:
+        watch = _Watch(await run_in_threadpool(_start_floor, service))
         while True:
-            for message in await run_in_threadpool(_running_progress, service, seen):
+            for message in await run_in_threadpool(_running_progress, service, watch):
                 if not queue.full():  # this listener's own queue: other listeners poll for themselves
                     queue.put_nowait(message)
             await asyncio.sleep(1.0)
