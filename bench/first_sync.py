@@ -325,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ledger_rows={build_ledger(args.build_ledger, args.base)}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        figures = measure_sandbox(args.records, args.sync_records, args.latency_ms, Path(tmp))
+        figures = measure_sandbox(args.records, args.sync_records, args.latency_ms, Path(tmp)) \
+            if args.records or args.sync_records else {}
         if args.memory_records:
             figures.update(measure_memory(args.memory_records, args.latency_ms, Path(tmp)))
         if args.memory_new_records:
