@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script: bench/run.py
 
 from bench.results import write_results  # noqa: E402
 
-__all__ = ["HEADLINE", "Sizes", "main", "run_piece"]
+__all__ = ["HEADLINE", "PIECES", "Sizes", "main", "run_piece"]
 
 # Headline keys in print order; compile_ms_<pack> keys are added in front of these.
 HEADLINE = ("validate_ms_rules", "mapping_ratio", "plan_peak_mb_1k", "plan_peak_mb_10k", "plan_peak_mb_100k",
@@ -101,11 +101,17 @@ def machine() -> dict[str, str]:
             "cpus": str(os.cpu_count()), "processor": platform.processor() or platform.machine()}
 
 
-def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
-    """Every piece's figures; ``plan_records_per_s`` is the largest size's."""
+PIECES = ("compile", "mapping", "plan", "apply", "first_sync", "apply_unlimited", "plan_json", "webhook",
+          "sandbox_startup", "impact", "fleet")
+
+
+def collect(sizes: Sizes, *, log: bool = True, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Every piece's figures (but those in ``skip``); ``plan_records_per_s`` is the largest size's."""
     figures: dict[str, str] = {}
 
     def step(name: str, module: str, args: list[str], timeout: float = 900) -> dict[str, str]:
+        if module in skip:
+            return {}
         start = time.perf_counter()
         got = run_piece(module, args, timeout=timeout)
         if log:
@@ -115,7 +121,7 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
 
     step("compile", "compile", ["--repeat", str(sizes.compile_repeat)])
     step("mapping", "mapping", ["--records", str(sizes.mapping_records), "--sample", str(min(500, sizes.mapping_records))])
-    for label, count in sizes.plan_sizes:
+    for label, count in sizes.plan_sizes if "plan" not in skip else ():
         got = step(f"plan {label}", "plan", ["--records", str(count)])
         figures[f"plan_peak_mb_{label}"] = got["plan_peak_mb"]
         figures[f"plan_records_per_s_{label}"] = got["plan_records_per_s"]
@@ -130,7 +136,8 @@ def collect(sizes: Sizes, *, log: bool = True) -> dict[str, str]:
                                                         "--labels", "3k,10k"],
          timeout=3600)
     step("plan --json", "plan_json", ["--changes", str(sizes.plan_json_changes), "--label", "10k"])
-    figures.update(run_webhook(sizes))
+    if "webhook" not in skip:
+        figures.update(run_webhook(sizes))
     step("sandbox start-up", "sandbox_startup", ["--runs", "5", "--companies", "1", "--companies", "50"])
     step("change impact over a pack's profiles", "impact", list(sizes.impact))
     if sizes.fleet != ("off",):
@@ -153,11 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter sizes and windows (< 10 min)")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: proves the suite runs (the smoke test)")
+    parser.add_argument("--skip", default="", help=f"pieces not run, comma-separated ({', '.join(PIECES)})")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md",
                         help="where to write the results (default bench/RESULTS.md)")
     args = parser.parse_args(argv)
     sizes, mode = (TINY, "tiny") if args.tiny else (QUICK, "quick") if args.quick else (FULL, "full")
-    figures = collect(sizes, log=not args.tiny)
+    skip = frozenset(p for p in args.skip.split(",") if p)
+    if skip - set(PIECES):
+        parser.error(f"unknown pieces: {', '.join(sorted(skip - set(PIECES)))}")
+    figures = collect(sizes, log=not args.tiny, skip=skip)
+    if skip:
+        figures["skipped_note"] = f"Not run this time (--skip): {', '.join(sorted(skip))}."
     write_results(args.results, figures, machine(), mode, sizes)
     keys = [k for k in figures if k.startswith("compile_ms_")] + list(HEADLINE)
     for key in keys:
