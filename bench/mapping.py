@@ -262,10 +262,11 @@ def _types(value: Any) -> Any:
 
 
 def _time(mapper: Callable[[Mapping[str, Any]], Result], records: list[dict[str, Any]]) -> float:
-    start = time.perf_counter()
+    """CPU seconds of this process (not wall time: on a shared machine, time spent descheduled is not ours)."""
+    start = time.process_time()
     for record in records:
         mapper(record)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,9 @@
 
 Mapped values compile through a registry keyed by their spec type; each compiled value is a
 function of one ``scope`` dict (record, settings, vars, loop names, and the evaluation context
-under ``__ctx``), so a plain expression field costs one Python call per record.
+under ``__ctx``). That closure tree serves `explain` (which traces each field); a flow's vars and
+fields are also generated as one Python function (engine.fused, ``CompiledFlow.body``), which
+plain evaluation runs.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Any
 
-from engine.bounds import charge
 from engine.context import OMIT, EvalContext, PendingCreate, TraceEntry
 from engine.errors import PasserelleError, RuleError
 from engine.expressions import CompiledExpr, ExprEnv, Skip, compile_expr
 from engine.functions import EvalFailure, date, round_money, to_decimal
+from engine.fused import Call, Const, Each, Expr, Listed, Lookup, Node, Obj, Ref, each_items, fuse
 from engine.guards import guard_errors
 from engine.machines import CompiledMachine, compile_machine
 from engine.model import (
@@ -58,6 +60,8 @@ class CompiledValue:
     when: CompiledExpr | None
     spec: ValueSpec
     detail: str
+    node: Node  # what engine.fused generates for it (conversion and `when` aside)
+    conv: Callable[[Any], Any] | None = None  # the `type`/`round` conversion `run` applies, value -> value
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,9 @@ class CompiledFlow:
     children: tuple[CompiledChild, ...] = ()
     target_id: CompiledExpr | None = None
     gone: CompiledValue | None = None  # the fields written when the source record is gone (flow `gone`)
+    # vars and fields as one generated function of the scope (engine.fused): sets scope['vars'], returns the
+    # payload; None when the tree could not be generated (the closures then run)
+    body: Run | None = None
 
     @property
     def name(self) -> str:
@@ -149,9 +156,13 @@ class _Compiler:
 
     def value(self, spec: ValueSpec, names: frozenset[str]) -> CompiledValue:
         builder = _VALUE_COMPILERS[type(spec)]
-        run, detail = builder(self, spec, names)
+        run, detail, node = builder(self, spec, names)
         mods: Mods = spec.mods
-        return CompiledValue(_convert(run, mods), self.expr(mods.when, names), spec, detail)
+        conv = _converter(mods)
+        return CompiledValue(_convert(run, conv), self.expr(mods.when, names), spec, detail, node, conv)
+
+
+Built = tuple[Run, str, Node]  # a value's closure, its description for `explain`, and its node for engine.fused
 
 
 def _failing(message: str) -> Run:
@@ -161,36 +172,39 @@ def _failing(message: str) -> Run:
     return run
 
 
-def _c_expr(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _c_expr(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     compiled = c.expr(spec.src, names)
-    return (compiled.fn if compiled else _failing("invalid expression")), f"expr {spec.src.text}"
+    run = compiled.fn if compiled else _failing("invalid expression")
+    return run, f"expr {spec.src.text}", Expr(compiled) if compiled else Call(run)
 
 
-def _c_template(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _c_template(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     compiled = c.template(spec.src, names)
-    return (compiled.fn if compiled else _failing("invalid template")), f"template {spec.src.text}"
+    run = compiled.fn if compiled else _failing("invalid template")
+    return run, f"template {spec.src.text}", Call(run)
 
 
-def _c_const(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _c_const(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     value = spec.value
-    return (lambda scope: value), f"const {value!r}"
+    return (lambda scope: value), f"const {value!r}", Const(value)
 
 
-def _c_lookup(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _c_lookup(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     key = c.expr(spec.key, names)
     table_fn = c.tables.get(spec.table)
     if key is None or table_fn is None:
-        return _failing("invalid lookup"), ""
+        failing = _failing("invalid lookup")
+        return failing, "", Call(failing)
     key_fn = key.fn
 
     def run(scope: dict[str, Any]) -> Any:
         k = key_fn(scope)
         return table_fn(k)
 
-    return run, f"table {spec.table}[{spec.key.text}]"
+    return run, f"table {spec.table}[{spec.key.text}]", Lookup(table_fn, key)
 
 
-def _c_object(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _c_object(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     items = tuple((name, c.value(value, names)) for name, value in spec.fields)
     plain = tuple((name, v.run, v.when.fn if v.when else None) for name, v in items)
 
@@ -207,7 +221,7 @@ def _c_object(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]
                 out[name] = value
         return out
 
-    return run, "object"
+    return run, "object", Obj(items)
 
 
 def _traced_object(items: tuple[tuple[str, CompiledValue], ...], scope: dict[str, Any], ctx: EvalContext) -> Any:
@@ -243,7 +257,7 @@ def _spec_loc(spec: ValueSpec) -> Any:
     return spec.src.loc if isinstance(spec, (ExprValue, TemplateValue)) else spec.loc
 
 
-def _c_each(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _c_each(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     each = c.expr(spec.each, names)
     inner = names | {spec.name}
     where = c.expr(spec.where, inner)
@@ -254,15 +268,7 @@ def _c_each(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
     each_fn = each.fn if each else _failing("invalid each")
 
     def run(scope: dict[str, Any]) -> Any:
-        items = each_fn(scope)
-        if items is None:
-            return []
-        if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
-            raise EvalFailure(f"`each` needs a list, got {type(items).__name__}")
-        if isinstance(items, Mapping):
-            raise EvalFailure("`each` needs a list, got a mapping")
-        if hasattr(items, "__len__"):
-            charge(len(items))
+        items = each_items(each_fn(scope))
         local = dict(scope)
         prefix = scope.get("__tpath")
         out = []
@@ -279,10 +285,12 @@ def _c_each(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
                 out.append(value)
         return out
 
-    return run, f"each {spec.each.text}"
+    node: Node = Each(each, item_name, where, mapped) if each is not None and (spec.where is None or where) \
+        else Call(run)
+    return run, f"each {spec.each.text}", node
 
 
-def _c_list(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _c_list(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     parts = tuple(c.value(item, names) for item in spec.items)
     plain = tuple((p.run, p.when.fn if p.when else None, isinstance(p.spec, EachValue)) for p in parts)
 
@@ -303,10 +311,10 @@ def _c_list(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
                 out.append(value)
         return out
 
-    return run, "list"
+    return run, "list", Listed(tuple((p, isinstance(p.spec, EachValue)) for p in parts))
 
 
-def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     if spec.flow is not None:
         return _ledger_ref(c, spec, names)
     if spec.connection is not None:
@@ -315,21 +323,21 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
     create_when = c.expr(spec.create_when, names | {"value"})
     create = c.value(spec.create, names | {"value"}) if spec.create is not None else None
     entity, by, on_missing = spec.entity, _static_by(c, spec), spec.on_missing
-    fields = (by, *spec.also_by)
+    also = tuple(spec.also_by)
+    fields = (by, *also)
     bare, field = spec.shape == "id", spec.field
     value_fn = value_expr.fn if value_expr else _failing("invalid ref")
     name_field = "DisplayName" if entity in ("Customer", "Vendor") else "Name"
 
-    def run(scope: dict[str, Any]) -> Any:
-        wanted = value_fn(scope)
-        ctx: EvalContext = scope["__ctx"]
+    def resolve(wanted: Any, ctx: EvalContext, scope: dict[str, Any] | None) -> Any:
         if wanted is None or wanted == "":
             return _missing(on_missing, f"no {entity} to refer to: {spec.value.text} is empty", loc=spec.loc)
-        found = None
-        for match in fields:
-            found = ctx.refs.find(entity, match, wanted)
-            if found is not None:
-                break
+        found = ctx.refs.find(entity, by, wanted)
+        if found is None and also:
+            for match in also:
+                found = ctx.refs.find(entity, match, wanted)
+                if found is not None:
+                    break
         if found is not None:
             if field is not None:
                 return found.get(field)
@@ -341,15 +349,29 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
                 ref["name"] = str(label)
             return ref
         if on_missing == "create" and create is not None:
+            assert scope is not None
             local = dict(scope)
             local["value"] = wanted
             if create_when is None or create_when.fn(local):
                 pending = PendingCreate(entity, by, str(wanted), create.run(local))
                 ctx.pending.setdefault((entity, by, str(wanted)), pending)
                 return pending.placeholder if bare else {"value": pending.placeholder, "name": str(wanted)}
+        if on_missing == "omit":  # no message to build
+            return OMIT
         return _missing(on_missing, f"no {entity} with {by} = {wanted!r} in the QBO company", loc=spec.loc)
 
-    return run, f"ref {entity} by {' or '.join(fields)}"
+    return _ref_parts(resolve, value_expr, value_fn, create is not None and on_missing == "create",
+                      f"ref {entity} by {' or '.join(fields)}")
+
+
+def _ref_parts(resolve: Callable[[Any, EvalContext, dict[str, Any] | None], Any], value: CompiledExpr | None,
+               value_fn: Run, needs_scope: bool, detail: str) -> Built:
+    """A ref's closure (its value, then ``resolve``) and its node; only a ref that may create needs the scope."""
+    def run(scope: dict[str, Any]) -> Any:
+        wanted = value_fn(scope)
+        return resolve(wanted, scope["__ctx"], scope)
+
+    return run, detail, Ref(resolve, value, needs_scope) if value is not None else Call(run)
 
 
 def _static_by(c: _Compiler, spec: RefValue) -> str:
@@ -366,34 +388,33 @@ def _static_by(c: _Compiler, spec: RefValue) -> str:
         return spec.by
 
 
-def _source_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _source_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     """A record of another resource of a source connection: the whole record, or its `field`."""
     value_expr = c.expr(spec.value, names)
     value_fn = value_expr.fn if value_expr else _failing("invalid ref")
     connection, resource, by, on_missing, field = spec.connection, spec.entity, _static_by(c, spec), \
         spec.on_missing, spec.field
 
-    def run(scope: dict[str, Any]) -> Any:
-        wanted = value_fn(scope)
+    def resolve(wanted: Any, ctx: EvalContext, scope: dict[str, Any] | None) -> Any:
         if wanted is None or wanted == "":
             return _missing(on_missing, f"no {resource} record to find: {spec.value.text} is empty", loc=spec.loc)
-        finder = getattr(scope["__ctx"].refs, "find_record", None)
+        finder = getattr(ctx.refs, "find_record", None)
         found = finder(connection, resource, by, wanted) if finder is not None else None
         if found is None:
+            if on_missing == "omit":  # the common miss: no message to build
+                return OMIT
             return _missing(on_missing, f"no {resource} record with {by} = {wanted!r} in {connection}", loc=spec.loc)
         return found.get(field) if field is not None else found
 
-    return run, f"ref {connection}.{resource} by {by}"
+    return _ref_parts(resolve, value_expr, value_fn, False, f"ref {connection}.{resource} by {by}")
 
 
-def _ledger_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, str]:
+def _ledger_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     key_expr = c.expr(spec.key, names)
     key_fn = key_expr.fn if key_expr else _failing("invalid ref")
     flow, on_missing, bare, field = spec.flow, spec.on_missing, spec.shape == "id", spec.field
 
-    def run(scope: dict[str, Any]) -> Any:
-        key = key_fn(scope)
-        ctx: EvalContext = scope["__ctx"]
+    def resolve(key: Any, ctx: EvalContext, scope: dict[str, Any] | None) -> Any:
         if key is not None and field is not None:
             value = ctx.ledger.target_field(flow, str(key), field)
             if value is None:
@@ -404,7 +425,7 @@ def _ledger_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> tuple[Run, st
             return _missing(on_missing, f"record {key!r} of flow {flow!r} has not been synced yet", loc=spec.loc)
         return target if bare else {"value": target}
 
-    return run, f"ref flow {flow}"
+    return _ref_parts(resolve, key_expr, key_fn, False, f"ref flow {flow}")
 
 
 def _missing(policy: str, message: str, loc: Any = None) -> Any:
@@ -415,30 +436,39 @@ def _missing(policy: str, message: str, loc: Any = None) -> Any:
     raise EvalFailure(message, loc)
 
 
-_VALUE_COMPILERS: Mapping[type, Callable[[_Compiler, Any, frozenset[str]], tuple[Run, str]]] = {
+_VALUE_COMPILERS: Mapping[type, Callable[[_Compiler, Any, frozenset[str]], Built]] = {
     ExprValue: _c_expr, TemplateValue: _c_template, ConstValue: _c_const, LookupValue: _c_lookup,
     ObjectValue: _c_object, EachValue: _c_each, ListValue: _c_list, RefValue: _c_ref,
 }
 
 
-def _convert(run: Run, mods: Mods) -> Run:
-    if mods.type is None and mods.round is None:
+def _convert(run: Run, conv: Callable[[Any], Any] | None) -> Run:
+    if conv is None:
         return run
+
+    def converted(scope: dict[str, Any]) -> Any:
+        return conv(run(scope))
+
+    return converted
+
+
+def _converter(mods: Mods) -> Callable[[Any], Any] | None:
+    """A value's `type`/`round` conversion, value -> value (null and OMIT pass through), or None."""
+    if mods.type is None and mods.round is None:
+        return None
     convert = _CONVERSIONS[mods.type or "decimal"]
     places = mods.round
     if mods.type == "money" and 0 <= (2 if places is None else places) <= 8:
         quantum = Decimal(1).scaleb(-(2 if places is None else places))
 
-        def money(scope: dict[str, Any]) -> Any:  # round_money with its quantum computed once
-            value = run(scope)
+        def money(value: Any) -> Any:  # round_money with its quantum computed once
             if value is None or value is OMIT:
                 return value
             return to_decimal(value).quantize(quantum, rounding=ROUND_HALF_UP)
 
         return money
 
-    def converted(scope: dict[str, Any]) -> Any:
-        value = run(scope)
+    def converted(value: Any) -> Any:
         if value is None or value is OMIT:
             return value
         value = convert(value, places)
@@ -525,15 +555,17 @@ def _compile_flow(c: _Compiler, flow: Flow) -> CompiledFlow:
                       ch.content_type)
         for ch in flow.children
     )
+    fields = c.value(flow.fields, names)
     return CompiledFlow(
         flow=flow, enabled=enabled, entity=entity, key=key or _never(flow.key),
-        fields=c.value(flow.fields, names), when=c.expr(flow.when, names),
+        fields=fields, when=c.expr(flow.when, names),
         skip_reason=c.template(flow.skip_reason, names), date=c.expr(flow.date, names), vars=tuple(compiled_vars),
         match=tuple((f, e) for f, src in flow.match if (e := c.expr(src, names | {"payload"})) is not None),
         unique=c.expr(flow.unique.key, names) if flow.unique else None,
         void_when=c.expr(ops.void_when, names), delete_when=c.expr(ops.delete_when, names), children=children,
         target_id=c.expr(flow.target_id, names),
         gone=c.value(flow.gone.fields, names) if flow.gone is not None and flow.gone.fields is not None else None,
+        body=fuse(sorted(names), compiled_vars, fields),
     )
 
 

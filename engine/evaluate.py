@@ -24,7 +24,7 @@ from engine.context import (
     TraceEntry,
 )
 from engine.errors import Loc, RuleError
-from engine.expressions import EVAL_ERRORS, SOURCES, CompiledExpr, Skip
+from engine.expressions import EVAL_ERRORS, LINE_SOURCES, SOURCES, CompiledExpr, Skip
 from engine.failures import plain_message
 from engine.functions import EvalFailure
 from engine.model import Src
@@ -106,13 +106,17 @@ def _evaluate(flow: CompiledFlow, record: Mapping[str, Any], settings: Mapping[s
                 reason = (flow.skip_reason(scope) if flow.skip_reason
                           else f"filtered out by `when: {flow.when.src.text}`")
                 return Evaluation(flow.name, flow.entity, key, "skip", reason=reason, date=date)
-        variables = scope["vars"]
-        for name, value in flow.vars:
-            stage = value
-            if value.when is None or value.when.fn(scope):
-                variables[name] = value.run(scope)
-        stage = flow.fields
-        payload = flow.fields.run(scope)
+        if flow.body is not None and not trace:  # vars and fields as one generated function (engine.fused)
+            stage = flow.fields
+            payload = flow.body(scope)
+        else:
+            variables = scope["vars"]
+            for name, value in flow.vars:
+                stage = value
+                if value.when is None or value.when.fn(scope):
+                    variables[name] = value.run(scope)
+            stage = flow.fields
+            payload = flow.fields.run(scope)
         match = _match(flow.match, scope, payload)
         stage = flow.target_id
         target_id = flow.target_id(scope) if flow.target_id is not None else None
@@ -165,7 +169,10 @@ def _culprit(stage: Any, exc: BaseException) -> Any:
     tb = exc.__traceback__
     found = None
     while tb is not None:
-        src = SOURCES.get(tb.tb_frame.f_code.co_filename)
+        filename = tb.tb_frame.f_code.co_filename
+        src = SOURCES.get(filename)
+        if src is None and filename in LINE_SOURCES:  # generated code inlining expressions: the one on this line
+            src = LINE_SOURCES[filename].get(tb.tb_lineno)
         if src is not None:
             found = src
         tb = tb.tb_next

@@ -13,6 +13,7 @@ Semantics follow simpleeval's (a test checks both agree), with float literals re
 from __future__ import annotations
 
 import ast
+import copy
 import itertools
 import re
 from collections.abc import Callable, Mapping
@@ -39,11 +40,16 @@ from engine.bounds import (
     start_record,
 )
 from engine.errors import RuleError
-from engine.functions import FUNCTIONS, to_decimal
+from engine.functions import FUNCTIONS, PARSED, to_decimal
 from engine.model import Src
 from engine.validate import did_you_mean
 
-__all__ = ["BOUNDED_BINOPS", "CompiledExpr", "ExprEnv", "Skip", "compile_expr", "read_field"]
+__all__ = ["BASE_GLOBALS", "BOUNDED_BINOPS", "LINE_SOURCES", "SCOPE_PREFIX", "CompiledExpr", "ExprEnv", "Skip",
+           "compile_expr", "inline_body", "read_field"]
+
+# A scope name ``x`` is the local ``_n_x`` in compiled code (names starting with '_' are reserved, so a
+# comprehension's own names never collide with it, and code inlining the expression can rename it).
+SCOPE_PREFIX = "_n_"
 
 
 class Skip(Exception):
@@ -72,6 +78,9 @@ class CompiledExpr:
     names: frozenset[str]
     settings: tuple[str, ...]
     tables: tuple[str, ...]
+    # The checked tree and the constants it refers to, for code that inlines the expression (engine.fused).
+    body: ast.expr | None = field(default=None, compare=False, repr=False)
+    consts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, scope: Mapping[str, Any]) -> Any:
         return self.fn(scope)
@@ -88,7 +97,8 @@ _ALLOWED = (
 
 def read_field(obj: Any, name: Any) -> Any:
     """``obj.name`` / ``obj[name]`` on data: a missing key or a null parent gives null."""
-    if type(obj) is dict:  # fast path for parsed JSON/YAML; same result as the Mapping branch
+    kind = type(obj)
+    if kind is dict or kind is MappingProxyType:  # fast path for parsed JSON/YAML and settings
         return obj.get(name)
     if isinstance(obj, Mapping):
         return obj.get(name)
@@ -185,7 +195,7 @@ def _in(item: Any, container: Any) -> bool:
 
 def _iter(values: Any) -> Any:
     """A comprehension's iterable, charged one unit per item."""
-    if isinstance(values, (list, tuple, str, dict)) or hasattr(values, "__len__"):
+    if type(values) is list or isinstance(values, (tuple, str, dict)) or hasattr(values, "__len__"):
         charge(len(values))
     return values
 
@@ -203,10 +213,14 @@ _HELPERS: Mapping[str, Any] = {"_get": read_field, "_slice": _slice, "_mul": _mu
                                "_add": _add, "_mod": _mod, "_in": _in, "_iter": _iter}
 _BASE_GLOBALS: Mapping[str, Any] = {
     "__builtins__": {}, **_HELPERS, "_type": type, "_mappings": frozenset({dict, MappingProxyType}),
+    "_str": str, "_Decimal": Decimal, "_pget": PARSED.get,
     **{f"_f_{name}": spec.fn for name, spec in FUNCTIONS.items()},
 }
+BASE_GLOBALS = _BASE_GLOBALS  # what compiled expression code sees (helpers and functions), for code inlining it
 _counter = itertools.count()
 SOURCES: dict[str, Src] = {}  # compiled code's file name -> the expression's source, to place runtime errors
+# Code that inlines several expressions (engine.fused): file name -> line -> the source of the expression on it.
+LINE_SOURCES: dict[str, dict[int, Src]] = {}
 
 
 # Readable names for syntax that expressions refuse (the rest are reported by their AST class name).
@@ -220,8 +234,8 @@ _FORBIDDEN_NAMES = {
 class _Checker(ast.NodeTransformer):
     """Checks one parsed expression and rewrites it into safe calls; collects errors."""
 
-    def __init__(self, src: Src, env: ExprEnv) -> None:
-        self.src, self.env = src, env
+    def __init__(self, src: Src, env: ExprEnv, number: int = 0) -> None:
+        self.src, self.env, self.number = src, env, number
         self.errors: list[RuleError] = []
         self.constants: dict[str, Any] = {}
         self.used: set[str] = set()
@@ -250,7 +264,7 @@ class _Checker(ast.NodeTransformer):
         if isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
             self.fail(node, "E403", f"{type(node.value).__name__} constants are not allowed")
         if isinstance(node.value, float):
-            name = f"_c{len(self.constants)}"
+            name = f"_c{self.number}_{len(self.constants)}"
             self.constants[name] = Decimal(repr(node.value))
             return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
         return node
@@ -264,6 +278,7 @@ class _Checker(ast.NodeTransformer):
             self.fail(node, "E403", f"name {node.id!r} is not allowed (names starting with '_' are reserved)")
         elif node.id in self.env.names:
             self.used.add(node.id)
+            return ast.copy_location(ast.Name(SCOPE_PREFIX + node.id, ast.Load()), node)
         elif node.id in FUNCTIONS:
             self.fail(node, "E403", f"function {node.id!r} must be called, not used as a value")
         elif node.id in ("True", "False", "None"):
@@ -329,6 +344,11 @@ class _Checker(ast.NodeTransformer):
         if isinstance(node.op, (ast.LShift, ast.RShift, ast.BitAnd, ast.BitOr, ast.BitXor, ast.MatMult)):
             self.fail(node, "E403", f"operator {type(node.op).__name__} is not allowed")
             return node
+        if helper == "_mul" and not self.in_iterable:  # two Decimals multiply inline; anything else is measured
+            a, b = self._temp(), self._temp()
+            return ast.copy_location(_inline(f"{a} * {b} if (_type(({a} := L)) is _Decimal) & "
+                                             f"(_type(({b} := R)) is _Decimal) else _mul({a}, {b})",
+                                             L=left, R=right), node)
         if helper:
             return ast.copy_location(ast.Call(ast.Name(helper, ast.Load()), [left, right], []), node)
         node.left, node.right = left, right
@@ -376,7 +396,16 @@ class _Checker(ast.NodeTransformer):
         node.args = [self.visit(a) for a in node.args]
         node.keywords = [ast.keyword(k.arg, self.visit(k.value)) for k in node.keywords]
         node.func = ast.Name(f"_f_{name}", ast.Load())
+        if name == "decimal" and len(node.args) == 1 and not node.keywords and not self.in_iterable:
+            # text already converted is read from to_decimal's cache inline; anything else calls it
+            v = self._temp()
+            return ast.copy_location(_inline(f"(_pget({v}) or _f_decimal({v})) if _type(({v} := X)) is _str "
+                                             f"else _f_decimal({v})", X=node.args[0]), node)
         return node
+
+    def _temp(self) -> str:
+        self.temps += 1
+        return f"_v{self.temps - 1}"
 
     def _lookup(self, node: ast.Call) -> ast.AST:
         table = node.args[0] if node.args else None
@@ -387,7 +416,7 @@ class _Checker(ast.NodeTransformer):
             self.fail(node, "E301", f"unknown table {table.value!r}", did_you_mean(table.value, self.env.tables))
             return node
         self.tables.append(table.value)
-        name = f"_t_{table.value}"
+        name = f"_t{self.number}_{table.value}"
         self.constants[name] = self.env.tables[table.value]
         return ast.copy_location(ast.Call(ast.Name(name, ast.Load()), [self.visit(node.args[1])], []), node)
 
@@ -419,6 +448,18 @@ class _Checker(ast.NodeTransformer):
 
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.AST:
         return self._comprehension(node)
+
+
+def _inline(text: str, **parts: ast.expr) -> ast.expr:
+    """The expression ``text`` with its names ``parts`` replaced by those (already checked) trees."""
+    tree = ast.parse(text, mode="eval").body
+
+    class Fill(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            return parts.get(node.id, node)
+
+    filled: ast.expr = Fill().visit(tree)
+    return filled
 
 
 _BINOP_HELPERS: Mapping[type, str] = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Div: "_div", ast.Add: "_add",
@@ -457,17 +498,18 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
     parsed = _parse(src)
     if isinstance(parsed, RuleError):
         return [parsed]
-    checker = _Checker(src, env)
+    number = next(_counter)
+    checker = _Checker(src, env, number)
     body = checker.visit(parsed)
     if checker.errors:
         return checker.errors
     used = sorted(checker.used)
+    pristine = copy.deepcopy(body)
     loads: list[ast.stmt] = [
-        ast.Assign([ast.Name(name, ast.Store())], ast.Subscript(ast.Name("_s", ast.Load()), ast.Constant(name),
-                                                                  ast.Load()))
+        ast.Assign([ast.Name(SCOPE_PREFIX + name, ast.Store())],
+                   ast.Subscript(ast.Name("_s", ast.Load()), ast.Constant(name), ast.Load()))
         for name in used
     ]
-    number = next(_counter)
     func_name = f"_expr{number}"
     filename = f"<expr#{number}>"
     func = ast.FunctionDef(
@@ -483,7 +525,7 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
         return [RuleError("E404", f"cannot compile expression {src.text!r}: {exc}", src.loc, src.path)]
     SOURCES[filename] = src
     compiled = CompiledExpr(src, namespace[func_name], frozenset(used), tuple(dict.fromkeys(checker.settings)),
-                            tuple(dict.fromkeys(checker.tables)))
+                            tuple(dict.fromkeys(checker.tables)), pristine, dict(checker.constants))
     if not used and not checker.tables:
         # A constant expression is evaluated now, so `9**9**9` or `'a' * 10**9` fails at compile time.
         start_record()
@@ -496,6 +538,20 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
         finally:
             end_record()
     return compiled
+
+
+def inline_body(expr: CompiledExpr, names: Mapping[str, str], line: int) -> ast.expr:
+    """A fresh copy of ``expr``'s checked tree for inlining: scope name ``x`` read from the local ``names[x]``,
+    every node on ``line`` (so a runtime error there is placed on this expression). KeyError: a name not given."""
+    assert expr.body is not None
+    tree = copy.deepcopy(expr.body)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id.startswith(SCOPE_PREFIX):
+            node.id = names[node.id[len(SCOPE_PREFIX):]]
+        if "lineno" in node._attributes:
+            node.lineno = node.end_lineno = line  # type: ignore[attr-defined]
+            node.col_offset, node.end_col_offset = 0, 1  # type: ignore[attr-defined]
+    return tree
 
 
 def _describe(exc: BaseException) -> str:

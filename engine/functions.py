@@ -23,7 +23,7 @@ from engine.bounds import (
     size_of,
 )
 
-__all__ = ["FUNCTIONS", "MAX_POWER", "MAX_STRING", "EvalFailure", "FunctionSpec", "to_decimal"]
+__all__ = ["FUNCTIONS", "MAX_POWER", "MAX_STRING", "PARSED", "EvalFailure", "FunctionSpec", "to_decimal"]
 
 
 @dataclass(frozen=True)
@@ -35,18 +35,31 @@ class FunctionSpec:
     doc: str
 
 
+# Recently converted texts: a mapping reads the same amount several times per record (filters, totals, lines).
+# A Decimal made from text is exact and immutable, so a cached one is the same value; the cache is bounded.
+_PARSED: dict[str, Decimal] = {}
+_PARSED_MAX = 4096
+PARSED: Mapping[str, Decimal] = _PARSED  # read by compiled expressions before calling to_decimal
+
+
 def to_decimal(value: Any) -> Decimal:
     kind = type(value)
-    if kind is Decimal:
-        return value  # type: ignore[no-any-return]
     if kind is str:  # the common case: amounts arrive as JSON strings; Decimal() ignores surrounding spaces
+        number = _PARSED.get(value)
+        if number is not None:
+            return number
         try:
             number = Decimal(value)
         except InvalidOperation:
             raise EvalFailure(f"{value[:40]!r} is not a number") from None
-        if -MAX_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
-            return number
-        return _magnitude(number)
+        if not -MAX_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
+            return _magnitude(number)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[value] = number
+        return number
+    if kind is Decimal:
+        return value  # type: ignore[no-any-return]
     if isinstance(value, Decimal):
         return value
     if isinstance(value, bool) or value is None:
@@ -78,8 +91,13 @@ def _charged(values: Any) -> Any:
     return values
 
 
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}
+
+
 def round_money(value: Any, places: int = 2) -> Decimal:
     """Round half-up to `places` decimals (cents by default)."""
+    if type(places) is int and 0 <= places <= 8:  # the common case, quantum computed once
+        return to_decimal(value).quantize(_QUANTA[places], rounding=ROUND_HALF_UP)
     if not 0 <= int(places) <= 8:
         raise EvalFailure("places must be between 0 and 8")
     return to_decimal(value).quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
@@ -122,13 +140,20 @@ def days_between(start: Any, end: Any) -> int:
 
 def coalesce(*values: Any) -> Any:
     """The first value that is not null or empty."""
-    return next((v for v in values if v not in (None, "")), None)
+    for v in values:
+        if v not in _EMPTY:
+            return v
+    return None
+
+
+_EMPTY = (None, "")
 
 
 def _sum(values: Iterable[Any]) -> Decimal | int:
     total: Decimal | int = 0
     for v in _charged(values):
-        total = total + (to_decimal(v) if not isinstance(v, (int, Decimal)) or isinstance(v, bool) else v)
+        total = total + (v if type(v) is Decimal or (isinstance(v, (int, Decimal)) and not isinstance(v, bool))
+                         else to_decimal(v))
     return total
 
 
@@ -159,6 +184,14 @@ def _int(value: Any) -> int:
 
 
 def _str(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is Decimal or kind is int:
+        try:
+            return str(value)  # a decimal's magnitude is bounded, so its text is short
+        except ValueError:  # an int over Python's own digit limit
+            raise EvalFailure(f"str() of a number with more than {MAX_DIGITS} digits") from None
     if value is None:
         return ""
     if isinstance(value, (list, tuple, Mapping)):  # a container's text is as long as what it holds
@@ -190,11 +223,13 @@ def _sum_by(items: Any, key: Any, value: Any) -> list[dict[str, Any]]:
     """Totals of ``value`` per distinct ``key`` (fields of each item), in order of first appearance."""
     totals: dict[Any, Any] = {}
     for item in _charged(items) or ():
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             raise EvalFailure(f"sum_by() needs a list of mappings, got {type(item).__name__}")
         group = item.get(key)
         amount = item.get(value)
-        amount = amount if isinstance(amount, (int, Decimal)) and not isinstance(amount, bool) else to_decimal(amount)
+        if type(amount) is not Decimal:
+            amount = amount if isinstance(amount, (int, Decimal)) and not isinstance(amount, bool) \
+                else to_decimal(amount)
         totals[group] = totals.get(group, 0) + amount
     return [{"key": group, "total": total} for group, total in totals.items()]
 
