@@ -178,6 +178,7 @@ class Lab:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     fakes: dict[str, Any] = field(default_factory=dict)   # ogustine profile key -> its FakeProduct
+    closing: threading.Event = field(default_factory=threading.Event)  # set when the lab shuts down
 
     @property
     def admin(self) -> dict[str, str]:
@@ -283,7 +284,7 @@ class Lab:
                             kind = line[7:]
                         elif line.startswith("data: ") and kind == "progress":
                             received.append(json.loads(line[6:]))
-                        if time.monotonic() > deadline:
+                        if time.monotonic() > deadline or self.closing.is_set():
                             break
             except httpx.HTTPError:
                 pass
@@ -380,6 +381,7 @@ def fleet_lab(folder: Path, *, state: str, companies: int, profiles: int, invoic
         try:
             yield lab
         finally:
+            lab.closing.set()  # listeners let go of the event stream (the service waits for open connections)
             for proc in [*lab.workers, *([lab.service] if lab.service else [])]:
                 if proc.poll() is None:
                     os.killpg(proc.pid, signal.SIGTERM)
@@ -388,6 +390,7 @@ def fleet_lab(folder: Path, *, state: str, companies: int, profiles: int, invoic
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
             sandbox.close()
 
 

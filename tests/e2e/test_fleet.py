@@ -91,7 +91,9 @@ def test_fleet_on_postgresql_converges_under_sigkill_with_webhooks_and_events(tm
                                                 invoices=INVOICES, latency_ms=15) as lab:
         assert len(lab.profiles) == 40
         lab.start_service(port=int(lab.service_url.rsplit(":", 1)[1]), workers=0)
-        listener, progress = lab.listen(40)  # G5 live progress of runs that workers carry out elsewhere
+        # G5 live progress of runs that workers carry out elsewhere, heard for as long as the run takes (the workers
+        # compile 40 profiles first: on a loaded machine that alone can take a minute)
+        _, progress = lab.listen(900)
         for n in range(3):
             lab.start_worker(n)
         time.sleep(3)
@@ -107,7 +109,7 @@ def test_fleet_on_postgresql_converges_under_sigkill_with_webhooks_and_events(tm
         lab.kill(lab.workers[1])           # the second kill
         lab.start_worker(4)
         lab.wait_settled(300)
-        listener.join(timeout=30)
+        _wait(lambda: bool(progress), 60, "a progress event on /status/stream")
         assert progress and {"profile", "done", "total"} <= set(progress[0])
         jobs = lab.jobs()
         assert {j["kind"] for j in jobs} >= {"scheduled", "event"}
