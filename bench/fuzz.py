@@ -36,8 +36,25 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"fuzz_seconds_{name}={time.perf_counter() - began:.1f}")
     print(f"fuzz_seconds={time.perf_counter() - start:.1f}")
+    print(f"sandbox_like_adversarial_ms={_like_ms():.1f}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _like_ms() -> float:
+    """The sandbox's LIKE on a 500-character name and a 40-wildcard pattern that never matches (a backtracking
+    matcher would explore on the order of 500^40 placements), median of 5, ms."""
+    from statistics import median
+
+    from connectors.sandbox.query import like
+
+    text, pattern = "a" * 499 + "c", "%a" * 40 + "%b"
+    runs = []
+    for _ in range(5):
+        began = time.perf_counter()
+        like(text, pattern)
+        runs.append((time.perf_counter() - began) * 1000)
+    return median(runs)

@@ -36,6 +36,21 @@ LIBEO_ENV = {"ROUX_LIBEO_API_KEY": libeo.API_KEY, "PASSERELLE_QBO_WEBHOOK_TOKEN"
 FAST_RETRIES = {"webhook_token": TOKEN, "webhook_retry_delays": (0.2, 0.5, 1.0)}
 
 
+def settle(sandbox: Any, worker: Any, timeout: float = 20.0) -> None:
+    """Until the sandbox delivered every notification and the worker processed it (twice over: work makes more
+    webhooks). A condition wait: ``timeout`` is only reached by a hang, never by a slow machine's normal pace."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline:
+        sandbox.webhooks.drain(max(0.1, deadline - time.monotonic()))
+        worker.drain(max(0.1, deadline - time.monotonic()))
+        quiet = quiet + 1 if not sandbox.webhooks._jobs and worker._queue.unfinished_tasks == 0 else 0
+        if quiet == 2:
+            return
+        time.sleep(0.05)
+    raise AssertionError("webhooks and worker did not settle (a hang)")
+
+
 @dataclass
 class Live:
     run: PackRun
@@ -43,16 +58,7 @@ class Live:
     url: str
 
     def settle(self, timeout: float = 20.0) -> None:
-        """Until the sandbox delivered everything and the worker processed it (twice: work makes webhooks)."""
-        deadline = time.monotonic() + timeout
-        for _ in range(50):
-            assert self.run.sandbox.webhooks.drain(max(0.1, deadline - time.monotonic()))
-            assert self.server.worker.drain(max(0.1, deadline - time.monotonic()))
-            if not self.run.sandbox.webhooks._jobs and self.server.worker._queue.unfinished_tasks == 0:
-                time.sleep(0.05)
-                if not self.run.sandbox.webhooks._jobs and self.server.worker._queue.unfinished_tasks == 0:
-                    return
-        raise AssertionError("did not settle")
+        settle(self.run.sandbox, self.server.worker, timeout)
 
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
         return httpx.post(self.url + path, content=body, headers=dict(headers), timeout=5)

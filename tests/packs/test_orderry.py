@@ -4,7 +4,6 @@ and the Orderry fake (tests/fakes/specs/orderry.py). One test or more per featur
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from engine.serve.profiles import served_profile
 from engine.serve.worker import WorkerOptions
 from engine.store import open_store
 from engine.store.tables import ledger as ledger_table
+from tests.e2e.test_webhooks import settle
 from tests.fakes.product import FakeProduct
 from tests.fakes.server import serve_app
 from tests.fakes.specs import orderry
@@ -324,16 +324,7 @@ class Live:
     realm: str
 
     def settle(self, timeout: float = 20.0) -> None:
-        """Until the sandbox delivered every notification and the worker processed it (twice: work makes more)."""
-        deadline = time.monotonic() + timeout
-        for _ in range(50):
-            assert self.sandbox.webhooks.drain(max(0.1, deadline - time.monotonic()))
-            assert self.server.worker.drain(max(0.1, deadline - time.monotonic()))
-            if not self.sandbox.webhooks._jobs and self.server.worker._queue.unfinished_tasks == 0:
-                time.sleep(0.05)
-                if not self.sandbox.webhooks._jobs and self.server.worker._queue.unfinished_tasks == 0:
-                    return
-        raise AssertionError("did not settle")
+        settle(self.sandbox, self.server.worker, timeout)
 
     def sync(self) -> None:
         report = apply_plan(self.session.plan(), self.session.target, self.session.store,

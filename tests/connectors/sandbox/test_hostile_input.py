@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from connectors.sandbox import ManualClock, RealmSpec, SandboxConfig, create_app
 from connectors.sandbox.query import like
 from connectors.sandbox.testing import InProcessClient, test_config
-from tests.bounded import run_bounded
 from tests.connectors.sandbox.helpers import FR, US, fault_code
 
 JSON = {"Content-Type": "application/json"}
@@ -42,8 +41,9 @@ def _adversarial_like() -> int:
         return len(response.json()["QueryResponse"].get("Customer", []))
 
 
-def test_like_cannot_backtrack() -> None:
-    assert run_bounded(_adversarial_like, seconds=60) == 0
+def test_like_answers_an_adversarial_pattern() -> None:
+    """The answer only: how long it takes is bench/fuzz.py's `sandbox_like_adversarial_ms`."""
+    assert _adversarial_like() == 0
 
 
 @pytest.fixture
