@@ -50,15 +50,21 @@ def run(*, roots: tuple[Path, ...], port: int, host: str, workers: int, tick_eve
 @_PROFILES
 @click.option("--concurrency", default=1, show_default=True, type=int, help="Jobs this process runs at once.")
 @click.option("--name", help="The worker's name in procrastinate's tables.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]),
+              help="What the worker logs to stderr: jobs started and ended at info, the queue's own workings at debug.")
 @handle_errors
-def worker(roots: tuple[Path, ...], concurrency: int, name: str | None) -> None:
+def worker(roots: tuple[Path, ...], concurrency: int, name: str | None, log_level: str) -> None:
     """A worker of the fleet: runs jobs of any profile from the PostgreSQL state store's queue."""
+    import logging
+
     from engine.fleet.deployment import Deployment
     from engine.fleet.pgqueue import ProcrastinateQueue
     from engine.fleet.runner import Runner
     from engine.fleet.scheduler import tick
     from engine.store import open_store
 
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store()
     if store.dialect != "postgresql":
         raise PasserelleError([RuleError("E705", "`passerelle worker` needs a PostgreSQL state store", None,

@@ -37,6 +37,8 @@ log = logging.getLogger("passerelle.fleet")
 QUEUE = "passerelle"
 TASK = "passerelle.job"
 TICK = "passerelle.tick"
+# croniter reads a sixth field as seconds: every 5 s ("*/5 * * * * *" would be every second of every fifth minute).
+TICK_CRON = "* * * * * */5"
 _STATES = {"todo": "queued", "doing": "running", "succeeded": "done", "failed": "failed", "cancelled": "failed",
            "aborting": "running", "aborted": "failed"}
 
@@ -95,7 +97,7 @@ class ProcrastinateQueue:
             result = self._run(JobSpec(profile, kind, realm, record))
             return getattr(result, "to_json", lambda: None)()
 
-        @self.app.periodic(cron="*/5 * * * * *", periodic_id="tick")
+        @self.app.periodic(cron=TICK_CRON, periodic_id="tick")
         @self.app.task(name=TICK, queue=QUEUE, lock="passerelle-tick", queueing_lock="passerelle-tick",
                        pass_context=True)
         async def periodic_tick(context: Any, timestamp: int) -> None:

@@ -8,6 +8,7 @@ with ``compile_expr`` as with simpleeval.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -163,7 +164,9 @@ def pack_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-@settings(max_examples=120, deadline=None, database=None,
+# Each example validates the whole pack (about a second on a loaded core): 40 in the suite; set
+# PASSERELLE_MUTATION_EXAMPLES for a longer run (bench/README.md, "Fuzzing").
+@settings(max_examples=int(os.environ.get("PASSERELLE_MUTATION_EXAMPLES", "40")), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @seed(20260401)
 @given(st.sampled_from(PACK_FILES), st.booleans(), st.data())

@@ -122,3 +122,15 @@ def test_a_stalled_job_whose_work_was_requested_again_meanwhile_is_queued_again_
         assert sorted((j.id, j.state) for j in queue.jobs()) == [(stalled, "retried"), (waiting, "queued")]
     finally:
         queue.close()
+
+
+def test_the_periodic_tick_comes_every_five_seconds_all_hour_long(pg_store: Store) -> None:
+    """The tick retries the jobs of dead workers and runs the scheduler: a cron that fired only in every fifth
+    minute left a killed worker's company waiting for up to five minutes."""
+    queue = ProcrastinateQueue(pg_store)
+    (task,) = queue.app.periodic_registry.periodic_tasks.values()
+    start = 1_796_200_003.0  # 3 s into a minute that is not a multiple of five
+    it = task.croniter
+    it.set_current(start_time=start)
+    times = [it.get_next(ret_type=float) - start for _ in range(4)]
+    assert times == [2.0, 7.0, 12.0, 17.0]
