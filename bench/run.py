@@ -62,6 +62,7 @@ class Sizes:
     unlimited_sizes: tuple[int, ...] = (3_000, 10_000)  # bench/apply_unlimited.py: creates per run
     plan_json_changes: int = 10_000  # bench/plan_json.py
     impact: tuple[str, ...] = ("--profiles", "50")  # bench/impact.py's arguments
+    startup: tuple[str, ...] = ("--runs", "5", "--companies", "1", "--companies", "50")  # bench/sandbox_startup.py's
 
 
 FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3, 60.0, 150, 3000,
@@ -69,7 +70,7 @@ FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3,
 QUICK = Sizes(5, 20_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 2, 15.0, 60, 1000,
               2_000, 1_000, 20_000, 200, ("--quick",))
 TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20, 20, 10, 30, 0, ("off",),
-             unlimited_sizes=(20, 40), plan_json_changes=20,
+             unlimited_sizes=(20, 40), plan_json_changes=20, startup=("--runs", "1", "--companies", "1"),
              impact=("--profiles", "1", "--no-cli"))  # the smoke test
 
 
@@ -139,7 +140,7 @@ def collect(sizes: Sizes, *, log: bool = True, skip: frozenset[str] = frozenset(
     step("plan --json", "plan_json", ["--changes", str(sizes.plan_json_changes), "--label", "10k"])
     if "webhook" not in skip:
         figures.update(run_webhook(sizes))
-    step("sandbox start-up", "sandbox_startup", ["--runs", "5", "--companies", "1", "--companies", "50"])
+    step("sandbox start-up", "sandbox_startup", list(sizes.startup))
     step("change impact over a pack's profiles", "impact", list(sizes.impact))
     if sizes.fleet != ("off",):
         step("fleet of worker processes on PostgreSQL", "fleet", list(sizes.fleet), timeout=3600)
