@@ -1,6 +1,6 @@
 """The benchmark suite: every figure of bench/README.md in one run, written to bench/RESULTS.md.
 
-    .venv/bin/python -m bench.run            # full run (~15 min on 2 cores)
+    .venv/bin/python -m bench.run            # full run (about an hour on 2 cores; the first sync alone ~9 min)
     .venv/bin/python -m bench.run --quick    # shorter sizes and windows (< 10 min); same figures
     .venv/bin/python bench/run.py --quick    # the same, as a script
 
@@ -66,7 +66,7 @@ class Sizes:
 
 
 FULL = Sizes(7, 100_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 3, 60.0, 150, 3000,
-             10_000, 1_000, 100_000, 200)
+             10_000, 8_800, 100_000, 200)  # a first sync of 8,800 invoices is about 10,000 documents with its refs
 QUICK = Sizes(5, 20_000, (("1k", 1_000), ("10k", 10_000), ("100k", 100_000)), 2, 15.0, 60, 1000,
               2_000, 1_000, 20_000, 200, ("--quick",))
 TINY = Sizes(1, 30, (("1k", 20), ("10k", 40), ("100k", 60)), 1, 1.5, 2, 20, 20, 10, 30, 0, ("off",),
