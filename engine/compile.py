@@ -329,24 +329,33 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
     value_fn = value_expr.fn if value_expr else _failing("invalid ref")
     name_field = "DisplayName" if entity in ("Customer", "Vendor") else "Name"
 
+    memo = _RefMemo()
+
     def resolve(wanted: Any, ctx: EvalContext, scope: dict[str, Any] | None) -> Any:
         if wanted is None or wanted == "":
             return _missing(on_missing, f"no {entity} to refer to: {spec.value.text} is empty", loc=spec.loc)
-        found = ctx.refs.find(entity, by, wanted)
+        refs = ctx.refs
+        if field is None and type(wanted) is str:
+            known = memo.get(refs, wanted)
+            if known is not None:
+                return known if bare else dict(known)
+        found = refs.find(entity, by, wanted)
         if found is None and also:
             for match in also:
-                found = ctx.refs.find(entity, match, wanted)
+                found = refs.find(entity, match, wanted)
                 if found is not None:
                     break
         if found is not None:
             if field is not None:
                 return found.get(field)
             if bare:
-                return str(found.get("Id"))
+                return memo.put(refs, wanted, str(found.get("Id")))
             ref = {"value": str(found.get("Id"))}
             label = found.get(name_field) or found.get("Name")
             if label is not None:
                 ref["name"] = str(label)
+            if type(wanted) is str:
+                memo.put(refs, wanted, dict(ref))
             return ref
         if on_missing == "create" and create is not None:
             assert scope is not None
@@ -362,6 +371,35 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
 
     return _ref_parts(resolve, value_expr, value_fn, create is not None and on_missing == "create",
                       f"ref {entity} by {' or '.join(fields)}")
+
+
+class _RefMemo:
+    """A ref's answers by wanted text, for one reference data at one revision: a mapping asks for the same
+    customer, item and tax code on every line. Only reference data with a ``revision`` (bumped whenever what it
+    finds may change) is remembered; the answers are kept in one tuple, swapped whole, so a thread never reads
+    another company's answers."""
+
+    __slots__ = ("_state",)
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._state: tuple[Any, Any, dict[str, Any]] = (None, None, {})
+
+    def get(self, refs: Any, wanted: str) -> Any:
+        owner, revision, answers = self._state
+        if owner is refs and revision is not None and revision == getattr(refs, "revision", None):
+            return answers.get(wanted)
+        return None
+
+    def put(self, refs: Any, wanted: str, answer: Any) -> Any:
+        revision = getattr(refs, "revision", None)
+        if revision is not None:
+            owner, known, answers = self._state
+            if owner is not refs or known != revision or len(answers) >= self.LIMIT:
+                answers = {}
+                self._state = (refs, revision, answers)
+            answers[wanted] = answer
+        return answer
 
 
 def _ref_parts(resolve: Callable[[Any, EvalContext, dict[str, Any] | None], Any], value: CompiledExpr | None,
@@ -466,6 +504,7 @@ def _converter(mods: Mods) -> Callable[[Any], Any] | None:
                 return value
             return to_decimal(value).quantize(quantum, rounding=ROUND_HALF_UP)
 
+        money.quantum = quantum  # type: ignore[attr-defined]  # engine.fused writes a Decimal's rounding inline
         return money
 
     def converted(value: Any) -> Any:

@@ -64,6 +64,8 @@ def field_values(record: Mapping[str, Any], path: str) -> list[Any]:
 class StaticReferenceData:
     """Reference data held in memory, indexed per (entity, field) on first use."""
 
+    revision = 0  # what it finds never changes (refs remember their answers, engine.compile._RefMemo)
+
     def __init__(self, records: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
         self._records = {entity: list(rows) for entity, rows in records.items()}
         self._index: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
@@ -91,6 +93,8 @@ class StaticReferenceData:
 
 class PlaceholderReferenceData:
     """Offline stand-in: every lookup 'finds' a record whose Id names what was looked up."""
+
+    revision = 0
 
     def find(self, entity: str, by: str, value: Any) -> Mapping[str, Any] | None:
         if value is None:

@@ -18,7 +18,7 @@ import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, DivisionByZero, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
@@ -213,7 +213,7 @@ _HELPERS: Mapping[str, Any] = {"_get": read_field, "_slice": _slice, "_mul": _mu
                                "_add": _add, "_mod": _mod, "_in": _in, "_iter": _iter}
 _BASE_GLOBALS: Mapping[str, Any] = {
     "__builtins__": {}, **_HELPERS, "_type": type, "_mappings": frozenset({dict, MappingProxyType}),
-    "_str": str, "_Decimal": Decimal, "_pget": PARSED.get,
+    "_str": str, "_Decimal": Decimal, "_pget": PARSED.get, "_cent": Decimal("0.01"), "_half_up": ROUND_HALF_UP,
     **{f"_f_{name}": spec.fn for name, spec in FUNCTIONS.items()},
 }
 BASE_GLOBALS = _BASE_GLOBALS  # what compiled expression code sees (helpers and functions), for code inlining it
@@ -396,11 +396,11 @@ class _Checker(ast.NodeTransformer):
         node.args = [self.visit(a) for a in node.args]
         node.keywords = [ast.keyword(k.arg, self.visit(k.value)) for k in node.keywords]
         node.func = ast.Name(f"_f_{name}", ast.Load())
-        if name == "decimal" and len(node.args) == 1 and not node.keywords and not self.in_iterable:
-            # text already converted is read from to_decimal's cache inline; anything else calls it
-            v = self._temp()
-            return ast.copy_location(_inline(f"(_pget({v}) or _f_decimal({v})) if _type(({v} := X)) is _str "
-                                             f"else _f_decimal({v})", X=node.args[0]), node)
+        inline = _INLINE_CALLS.get((name, len(node.args)))
+        if inline is not None and not node.keywords and not self.in_iterable:
+            v, w = self._temp(), self._temp()
+            parts = dict(zip("XY"[:len(node.args)], node.args, strict=True))
+            return ast.copy_location(_inline(inline.format(v=v, w=w), **parts), node)
         return node
 
     def _temp(self) -> str:
@@ -448,6 +448,20 @@ class _Checker(ast.NodeTransformer):
 
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.AST:
         return self._comprehension(node)
+
+
+# Calls written out in the compiled code for their common case (X, Y: the checked arguments; v, w: fresh
+# temps); anything else goes through the registry function itself, so the result is always the function's.
+_INLINE_CALLS: Mapping[tuple[str, int], str] = {
+    # text already converted is read from to_decimal's cache
+    ("decimal", 1): "(_pget({v}) or _f_decimal({v})) if _type(({v} := X)) is _str else _f_decimal({v})",
+    # a Decimal rounded to the cent, as round_money does
+    ("round_money", 1): "{v}.quantize(_cent, rounding=_half_up) if _type(({v} := X)) is _Decimal "
+                        "else _f_round_money({v})",
+    # the first value not null or empty (the second is read only when needed)
+    ("coalesce", 2): "{v} if ({v} := X) is not None and {v} != '' else "
+                     "({w} if ({w} := Y) is not None and {w} != '' else None)",
+}
 
 
 def _inline(text: str, **parts: ast.expr) -> ast.expr:

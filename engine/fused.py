@@ -158,7 +158,14 @@ class _Gen:
     def value(self, value: Fusable, ctx: _Ctx, indent: int) -> str:
         """Statements computing ``value`` (emitted at ``indent``) and the expression giving it, converted."""
         out = self._node(value.node, ctx, indent)
-        return f"{self.const(value.conv)}({out})" if value.conv is not None else out
+        if value.conv is None:
+            return out
+        quantum = getattr(value.conv, "quantum", None)
+        if quantum is not None:  # a money conversion: a Decimal is rounded here, anything else by the converter
+            temp = self.temp("m")
+            return f"({temp}.quantize({self.const(quantum)}, rounding=_half_up) if _type(({temp} := {out})) " \
+                   f"is _Decimal else {self.const(value.conv)}({temp}))"
+        return f"{self.const(value.conv)}({out})"
 
     def _node(self, node: Node, ctx: _Ctx, indent: int) -> str:
         if isinstance(node, Expr):
@@ -260,6 +267,35 @@ def fuse(names: Sequence[str], variables: Sequence[tuple[str, Fusable]], fields:
         return None
 
 
+# Locals always holding a mapping (the scope's `vars` dict and the `settings` mapping evaluate() is given):
+# a field read on them is ``.get`` without the type test an arbitrary value needs.
+_MAPPINGS = frozenset({"_n_vars", "_n_settings"})
+
+
+class _KnownMappings(ast.NodeTransformer):
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        self.generic_visit(node)
+        test = node.test
+        if isinstance(test, ast.Compare) and isinstance(test.left, ast.Call) and len(test.left.args) == 1:
+            named = test.left.args[0]
+            if isinstance(named, ast.NamedExpr) and isinstance(named.value, ast.Name) \
+                    and named.value.id in _MAPPINGS and isinstance(node.body, ast.Call) \
+                    and isinstance(node.body.func, ast.Attribute) and node.body.func.attr == "get":
+                return ast.copy_location(_get_on(named.value.id, node.body.args[0]), node)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "_get" and len(node.args) == 2 \
+                and isinstance(node.args[0], ast.Name) and node.args[0].id in _MAPPINGS:
+            return ast.copy_location(_get_on(node.args[0].id, node.args[1]), node)
+        return node
+
+
+def _get_on(name: str, key: ast.expr) -> ast.expr:
+    return ast.Call(ast.Attribute(ast.Name(name, ast.Load()), "get", ast.Load()), [key], [])
+
+
 def _build(gen: _Gen) -> Callable[[Scope], Any]:
     number = next(_counter)
     filename = f"<fused#{number}>"
@@ -277,7 +313,7 @@ def _build(gen: _Gen) -> Callable[[Scope], Any]:
             lines[first + index] = expr.src
             return inline_body(expr, names, first + index)
 
-    tree = ast.fix_missing_locations(Inline().visit(tree))
+    tree = ast.fix_missing_locations(_KnownMappings().visit(Inline().visit(tree)))
     namespace: dict[str, Any] = {**BASE_GLOBALS, **gen.namespace, "_OMIT": OMIT, "_each_items": each_items, "_dict": dict}
     exec(compile(tree, filename, "exec"), namespace)
     LINE_SOURCES[filename] = lines

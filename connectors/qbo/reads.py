@@ -173,6 +173,7 @@ class ReferenceCache:
         self._index: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self._lock = threading.RLock()
         self.loads = 0  # how many entity lists were fetched (tests check the cache works)
+        self.revision = 0  # bumped by remember(): what find() answers may have changed
         self.since: str | None = None  # QBO's clock at the first answer: what CDC asks about since this data
 
     def loaded(self) -> tuple[str, ...]:
@@ -233,6 +234,7 @@ class ReferenceCache:
             if rows is None:
                 return
             row = dict(record)
+            self.revision += 1
             rows[:] = [existing for existing in rows if existing.get("Id") != row.get("Id")] + [row]
             for (name, by), index in self._index.items():
                 if name == entity:

@@ -30,6 +30,11 @@ class SourceBackedReferenceData:
     def find(self, entity: str, by: str, value: Any) -> Mapping[str, Any] | None:
         return self._refs.find(entity, by, value)
 
+    @property
+    def revision(self) -> Any:
+        """The wrapped reference data's (None: it does not say when what it finds changes)."""
+        return getattr(self._refs, "revision", None)
+
     def find_record(self, connection: str, resource: str, by: str, value: Any) -> Mapping[str, Any] | None:
         source = self._sources.get(connection)
         if source is None or value is None:
