@@ -335,8 +335,9 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
         if wanted is None or wanted == "":
             return _missing(on_missing, f"no {entity} to refer to: {spec.value.text} is empty", loc=spec.loc)
         refs = ctx.refs
-        if field is None and type(wanted) is str:
-            known = memo.get(refs, wanted)
+        owner, revision, answers = memo.state
+        if owner is refs and type(wanted) is str and revision == getattr(refs, "revision", None):
+            known = answers.get(wanted)
             if known is not None:
                 return known if bare else dict(known)
         found = refs.find(entity, by, wanted)
@@ -370,7 +371,7 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
         return _missing(on_missing, f"no {entity} with {by} = {wanted!r} in the QBO company", loc=spec.loc)
 
     return _ref_parts(resolve, value_expr, value_fn, create is not None and on_missing == "create",
-                      f"ref {entity} by {' or '.join(fields)}")
+                      f"ref {entity} by {' or '.join(fields)}", memo=memo, bare=bare)
 
 
 class _RefMemo:
@@ -379,37 +380,33 @@ class _RefMemo:
     finds may change) is remembered; the answers are kept in one tuple, swapped whole, so a thread never reads
     another company's answers."""
 
-    __slots__ = ("_state",)
+    __slots__ = ("state",)
     LIMIT = 4096
 
     def __init__(self) -> None:
-        self._state: tuple[Any, Any, dict[str, Any]] = (None, None, {})
-
-    def get(self, refs: Any, wanted: str) -> Any:
-        owner, revision, answers = self._state
-        if owner is refs and revision is not None and revision == getattr(refs, "revision", None):
-            return answers.get(wanted)
-        return None
+        # (reference data, its revision, answers): read whole by the ref (an owner is only ever set with a revision)
+        self.state: tuple[Any, Any, dict[str, Any]] = (None, None, {})
 
     def put(self, refs: Any, wanted: str, answer: Any) -> Any:
         revision = getattr(refs, "revision", None)
         if revision is not None:
-            owner, known, answers = self._state
+            owner, known, answers = self.state
             if owner is not refs or known != revision or len(answers) >= self.LIMIT:
                 answers = {}
-                self._state = (refs, revision, answers)
+                self.state = (refs, revision, answers)
             answers[wanted] = answer
         return answer
 
 
 def _ref_parts(resolve: Callable[[Any, EvalContext, dict[str, Any] | None], Any], value: CompiledExpr | None,
-               value_fn: Run, needs_scope: bool, detail: str) -> Built:
+               value_fn: Run, needs_scope: bool, detail: str, *, memo: _RefMemo | None = None,
+               bare: bool = False) -> Built:
     """A ref's closure (its value, then ``resolve``) and its node; only a ref that may create needs the scope."""
     def run(scope: dict[str, Any]) -> Any:
         wanted = value_fn(scope)
         return resolve(wanted, scope["__ctx"], scope)
 
-    return run, detail, Ref(resolve, value, needs_scope) if value is not None else Call(run)
+    return run, detail, Ref(resolve, value, needs_scope, memo, bare) if value is not None else Call(run)
 
 
 def _static_by(c: _Compiler, spec: RefValue) -> str:

@@ -454,7 +454,7 @@ class _Checker(ast.NodeTransformer):
 # temps); anything else goes through the registry function itself, so the result is always the function's.
 _INLINE_CALLS: Mapping[tuple[str, int], str] = {
     # text already converted is read from to_decimal's cache
-    ("decimal", 1): "(_pget({v}) or _f_decimal({v})) if _type(({v} := X)) is _str else _f_decimal({v})",
+    ("decimal", 1): "{w} if _type(({v} := X)) is _str and ({w} := _pget({v})) is not None else _f_decimal({v})",
     # a Decimal rounded to the cent, as round_money does
     ("round_money", 1): "{v}.quantize(_cent, rounding=_half_up) if _type(({v} := X)) is _Decimal "
                         "else _f_round_money({v})",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -52,13 +53,23 @@ class Lookup:
     key: CompiledExpr
 
 
+class Memo(Protocol):
+    """A ref's remembered answers (engine.compile._RefMemo): (reference data, its revision, answers)."""
+
+    @property
+    def state(self) -> tuple[Any, Any, Mapping[str, Any]]: ...
+
+
 @dataclass(frozen=True)
 class Ref:
-    """``resolve(wanted, ctx, scope)``; the scope dict is passed only when the ref may create (``needs_scope``)."""
+    """``resolve(wanted, ctx, scope)``; the scope dict is passed only when the ref may create (``needs_scope``).
+    With a ``memo``, an answer remembered for the record's reference data is read inline (a copy unless ``bare``)."""
 
     resolve: Callable[[Any, Any, Scope | None], Any]
     value: CompiledExpr
     needs_scope: bool
+    memo: Memo | None = None
+    bare: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,10 @@ class _Gen:
     namespace: dict[str, Any] = field(default_factory=dict)
     exprs: list[tuple[CompiledExpr, dict[str, str]]] = field(default_factory=list)
     counter: itertools.count[int] = field(default_factory=itertools.count)
+    # Locals always holding a mapping: the scope's `vars` dict, the `settings` mapping evaluate() is given, and
+    # the items of an `each` over a var built as a list of objects here. A field read on them is ``.get``.
+    mappings: set[str] = field(default_factory=lambda: {"_n_vars", "_n_settings"})
+    object_lists: set[str] = field(default_factory=set)  # vars whose value is a list of objects built here
 
     def emit(self, indent: int, line: str) -> None:
         self.lines.append("    " * indent + line)
@@ -179,8 +194,15 @@ class _Gen:
             return f"{self.const(node.table)}({self.expr(node.key, ctx)})"
         if isinstance(node, Ref):
             ctx.scope_used = ctx.scope_used or node.needs_scope
-            return f"{self.const(node.resolve)}({self.expr(node.value, ctx)}, _ctx, " \
-                   f"{ctx.scope if node.needs_scope else 'None'})"
+            call = f"{self.const(node.resolve)}({{}}, _ctx, {ctx.scope if node.needs_scope else 'None'})"
+            if node.memo is None:
+                return call.format(self.expr(node.value, ctx))
+            wanted, state, known = self.temp("w"), self.temp("st"), self.temp("kn")
+            self.emit(indent, f"{wanted} = {self.expr(node.value, ctx)}")
+            self.emit(indent, f"{state} = {self.const(node.memo)}.state")
+            answer = known if node.bare else f"_dict({known})"
+            return f"({answer} if {state}[0] is _refs and {state}[1] == _revision and _type({wanted}) is _str " \
+                   f"and ({known} := {state}[2].get({wanted})) is not None else {call.format(wanted)})"
         if isinstance(node, Obj):
             target = self.temp("o")
             self.emit(indent, f"{target} = {{}}")
@@ -216,6 +238,9 @@ class _Gen:
         self.emit(indent, f"{items} = _each_items({self.expr(node.items, ctx)})")
         self.emit(indent, f"{target} = []")
         inner = _Ctx({**ctx.names, node.name: item}, self.temp("l"))
+        read = _VAR_READ.fullmatch(node.items.src.text.strip())
+        if read is not None and read.group(1) in self.object_lists:
+            self.mappings.add(item)
         outer_lines, self.lines = self.lines, []
         if node.where is not None:
             self.emit(indent + 1, f"if not {self.expr(node.where, inner)}:")
@@ -252,6 +277,8 @@ def fuse(names: Sequence[str], variables: Sequence[tuple[str, Fusable]], fields:
     gen = _Gen()
     ctx = _Ctx({name: f"_n_{name}" for name in names}, "_s")
     gen.emit(1, "_ctx = _s['__ctx']")
+    gen.emit(1, "_refs = _ctx.refs")
+    gen.emit(1, "_revision = _getattr(_refs, 'revision', None)")
     for name in names:
         gen.emit(1, f"_n_{name} = _s[{name!r}]")
     try:
@@ -261,25 +288,33 @@ def fuse(names: Sequence[str], variables: Sequence[tuple[str, Fusable]], fields:
                 gen.emit(1, f"if {gen.expr(value.when, ctx)}:")
                 indent = 2
             gen.emit(indent, f"_n_vars[{name!r}] = {gen.value(value, ctx, indent)}")
+            node = value.node
+            if isinstance(node, Each) and isinstance(node.map.node, Obj) and node.map.conv is None:
+                gen.object_lists.add(name)
+            else:
+                gen.object_lists.discard(name)
         gen.emit(1, f"return {gen.value(fields, ctx, 1)}")
         return _build(gen)
     except (_Unfusable, KeyError, SyntaxError, TypeError, ValueError, RecursionError, MemoryError):
         return None
 
 
-# Locals always holding a mapping (the scope's `vars` dict and the `settings` mapping evaluate() is given):
-# a field read on them is ``.get`` without the type test an arbitrary value needs.
-_MAPPINGS = frozenset({"_n_vars", "_n_settings"})
+_VAR_READ = re.compile(r"vars\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class _KnownMappings(ast.NodeTransformer):
+    """A field read on a local known to hold a mapping is ``.get``, without the type test a value needs."""
+
+    def __init__(self, mappings: set[str]) -> None:
+        self.mappings = mappings
+
     def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
         self.generic_visit(node)
         test = node.test
         if isinstance(test, ast.Compare) and isinstance(test.left, ast.Call) and len(test.left.args) == 1:
             named = test.left.args[0]
             if isinstance(named, ast.NamedExpr) and isinstance(named.value, ast.Name) \
-                    and named.value.id in _MAPPINGS and isinstance(node.body, ast.Call) \
+                    and named.value.id in self.mappings and isinstance(node.body, ast.Call) \
                     and isinstance(node.body.func, ast.Attribute) and node.body.func.attr == "get":
                 return ast.copy_location(_get_on(named.value.id, node.body.args[0]), node)
         return node
@@ -287,7 +322,7 @@ class _KnownMappings(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         if isinstance(node.func, ast.Name) and node.func.id == "_get" and len(node.args) == 2 \
-                and isinstance(node.args[0], ast.Name) and node.args[0].id in _MAPPINGS:
+                and isinstance(node.args[0], ast.Name) and node.args[0].id in self.mappings:
             return ast.copy_location(_get_on(node.args[0].id, node.args[1]), node)
         return node
 
@@ -313,8 +348,9 @@ def _build(gen: _Gen) -> Callable[[Scope], Any]:
             lines[first + index] = expr.src
             return inline_body(expr, names, first + index)
 
-    tree = ast.fix_missing_locations(_KnownMappings().visit(Inline().visit(tree)))
-    namespace: dict[str, Any] = {**BASE_GLOBALS, **gen.namespace, "_OMIT": OMIT, "_each_items": each_items, "_dict": dict}
+    tree = ast.fix_missing_locations(_KnownMappings(gen.mappings).visit(Inline().visit(tree)))
+    namespace: dict[str, Any] = {**BASE_GLOBALS, **gen.namespace, "_OMIT": OMIT, "_each_items": each_items, "_dict": dict,
+                              "_getattr": getattr}
     exec(compile(tree, filename, "exec"), namespace)
     LINE_SOURCES[filename] = lines
     fn: Callable[[Scope], Any] = namespace["_fused"]

@@ -92,3 +92,55 @@ def test_trace_still_maps_field_by_field(invoices: tuple[CompiledFlow, Any]) -> 
     plain = evaluate(flow, record, settings, refs=reference_data())
     assert traced.payload == plain.payload
     assert {entry.target for entry in traced.trace} >= {"TxnDate", "CustomerRef", "Line[0].Amount"}
+
+
+class _Revised(StaticReferenceData):
+    """Reference data whose answers change, saying so (or not) through ``revision``; counts its lookups."""
+
+    def __init__(self, records: Any, revision: int | None) -> None:
+        super().__init__(records)
+        self.revision = revision  # type: ignore[assignment]
+        self.asked = 0
+
+    def find(self, entity: str, by: str, value: Any) -> Any:
+        self.asked += 1
+        return super().find(entity, by, value)
+
+    def rename_customers(self, suffix: str) -> None:
+        for row in self._records["Customer"]:
+            row["Id"] = f"{row['Id']}{suffix}"
+        if self.revision is not None:
+            self.revision += 1
+
+
+def _customer_ids(flow: CompiledFlow, settings: Any, records: list[dict[str, Any]], refs: Any) -> set[str]:
+    out = set()
+    for record in records:
+        ev = evaluate(flow, record, settings, refs=refs)
+        if ev.action == "write":
+            out.add(ev.payload["CustomerRef"]["value"])
+            ev.payload["CustomerRef"]["value"] = "changed by a caller"  # must not leak into the next payload
+    return out
+
+
+@pytest.mark.parametrize("body", [True, False], ids=["generated", "closures"])
+def test_refs_remember_answers_only_while_the_reference_data_keeps_its_revision(
+        invoices: tuple[CompiledFlow, Any], body: bool) -> None:
+    flow, settings = invoices
+    flow = flow if body else dataclasses.replace(flow, body=None)
+    records = generate(60, seed=5)
+    known = reference_data()
+    revised = _Revised({e: copy.deepcopy(known.records(e)) for e in ("Customer", "Item", "TaxCode", "Account")}, 0)
+    first = _customer_ids(flow, settings, records, revised)
+    asked = revised.asked
+    assert first and "changed by a caller" not in first
+    assert _customer_ids(flow, settings, records, revised) == first
+    assert revised.asked == asked  # the same answers, all remembered
+    revised.rename_customers("-2")
+    assert _customer_ids(flow, settings, records, revised) == {f"{i}-2" for i in first}
+
+    unrevised = _Revised({e: copy.deepcopy(known.records(e)) for e in ("Customer", "Item", "TaxCode", "Account")},
+                         None)
+    before = _customer_ids(flow, settings, records, unrevised)
+    unrevised.rename_customers("-3")  # no revision to say so: nothing was remembered
+    assert _customer_ids(flow, settings, records, unrevised) == {f"{i}-3" for i in before}

@@ -99,9 +99,11 @@ def test_load_all_reference_entities_and_preferences(qbo: QboClient) -> None:
 def test_records_written_during_the_run_join_the_cache(qbo: QboClient) -> None:
     data = qbo.reference_data()
     assert data.find("Customer", "DisplayName", "Fresh SARL") is None
+    revision = data.revision
     created = qbo.write(WriteRequest("Customer", "create", {"DisplayName": "Fresh SARL"}))
     found = data.find("Customer", "DisplayName", "Fresh SARL")
     assert found is not None and found["Id"] == created.target_id
+    assert data.revision > revision  # refs that remembered answers of the older data ask again
 
 
 def test_find_by_criteria(qbo: QboClient) -> None:
