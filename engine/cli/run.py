@@ -19,8 +19,8 @@ from engine.errors import PasserelleError, RuleError
 from engine.runtime.apply import ApplyReport, apply_plan, check_fresh
 from engine.runtime.checks import blocking_failures
 from engine.runtime.plan import Plan
-from engine.runtime.plan_json import write_plan_json
-from engine.runtime.render import iter_text, plan_from_json, render_text
+from engine.runtime.plan_json import read_plan_file, write_plan_json
+from engine.runtime.render import iter_text, render_text
 
 __all__ = ["apply", "plan", "sync"]
 
@@ -173,7 +173,7 @@ def apply(target: str, yes: bool, profile_spec: str | None) -> None:
     """Carry out a fresh plan of PROFILE, or a saved PLAN.json (refused when the target changed since)."""
     path = Path(target)
     if path.suffix == ".json" and path.is_file():
-        saved = plan_from_json(path.read_text(encoding="utf-8"), str(path))
+        saved = read_plan_file(path)
         with open_session(profile_spec or _profile_of(saved)) as session:
             stop_on_blocking_checks(session)
             check_fresh(saved, session.target, session.store)

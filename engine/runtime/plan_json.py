@@ -1,6 +1,8 @@
 """A plan as versioned JSON, written a change at a time: the same document as ``render.plan_to_json``
 (schemas/plan.schema.json) with each change on one line, encoded by the C JSON encoder and never
-copied whole first, so a plan of 10,000 changes is written in seconds in the memory of one change."""
+copied whole first, so a plan of 10,000 changes is written in seconds in the memory of one change.
+``read_plan_file`` reads that layout back a line at a time (past the first changes they go to a temporary
+file, as a fresh plan's do); a plan file laid out otherwise (reformatted by hand) is read whole."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import IO, Any
 
+from engine.errors import PasserelleError, RuleError
 from engine.runtime.canonical import to_plain
-from engine.runtime.plan import Change, PackedPayload, Plan, summary
+from engine.runtime.plan import PLAN_VERSION, Change, FieldChange, PackedPayload, Plan, summary
+from engine.runtime.spill import SpillingList
 
-__all__ = ["change_data", "iter_plan_json", "write_plan_json"]
+__all__ = ["change_data", "change_of", "check_version", "iter_plan_json", "plan_from_json", "plan_of",
+           "read_plan_file", "write_plan_json"]
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Change))
 
@@ -65,3 +71,75 @@ def iter_plan_json(plan: Plan) -> Iterator[str]:
 def write_plan_json(plan: Plan, out: IO[str]) -> None:
     for piece in iter_plan_json(plan):
         out.write(piece)
+
+
+# -- reading a saved plan back ----------------------------------------------------------------------------------
+
+def change_of(data: Mapping[str, Any]) -> Change:
+    """A change from its JSON data (KeyError/TypeError on a wrong shape)."""
+    return Change(**{**data, "diffs": tuple(FieldChange(**d) for d in data.get("diffs", ())),
+                     "creates": tuple(data.get("creates", ())), "owned_fields": tuple(data.get("owned_fields", ())),
+                     "attachments": tuple(data.get("attachments", ())), "numbers": tuple(data.get("numbers", ()))})
+
+
+def check_version(data: Mapping[str, Any], where: str) -> None:
+    if data.get("version") != PLAN_VERSION:
+        raise PasserelleError([RuleError("E801", f"{where}: unsupported plan version {data.get('version')!r} "
+                                         f"(this Passerelle applies version {PLAN_VERSION})", None)])
+
+
+def plan_of(data: Mapping[str, Any], changes: Sequence[Change], where: str) -> Plan:
+    """The plan of a saved document's envelope and its changes."""
+    try:
+        return Plan(profile=data["profile"], pack=data["pack"], pack_version=data["pack_version"],
+                    created_at=data["created_at"], fingerprint=data["fingerprint"], changes=changes,
+                    unchanged=dict(data["unchanged"]), first_sync=bool(data["first_sync"]), version=data["version"],
+                    enabled=bool(data.get("enabled", True)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PasserelleError([RuleError("E801", f"{where}: not a valid plan ({exc})", None)]) from None
+
+
+def plan_from_json(text: str, where: str = "plan.json") -> Plan:
+    """A saved plan; a wrong version or shape is a clear error, never a traceback."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PasserelleError([RuleError("E801", f"not a plan: invalid JSON ({exc.msg})", None)]) from None
+    if not isinstance(data, Mapping):
+        raise PasserelleError([RuleError("E801", f"{where}: not a plan (a JSON object is expected)", None)])
+    check_version(data, where)
+    try:
+        changes = tuple(change_of(c) for c in data["changes"])
+    except (KeyError, TypeError) as exc:
+        raise PasserelleError([RuleError("E801", f"{where}: not a valid plan ({exc})", None)]) from None
+    return plan_of(data, changes, where)
+
+
+def read_plan_file(path: Path) -> Plan:
+    """A saved plan read a change at a time when it has the layout ``write_plan_json`` gives; else read whole."""
+    where = str(path)
+    with path.open(encoding="utf-8") as handle:
+        head = handle.readline(), handle.readline()
+        if head[0] != "{\n" or head[1] not in ('  "changes": [\n', '  "changes": [],\n'):
+            return plan_from_json(head[0] + head[1] + handle.read(), where)
+        changes: SpillingList[Change] = SpillingList()
+        line_no = 2
+        try:
+            if head[1] == '  "changes": [\n':
+                for line in handle:
+                    line_no += 1
+                    text = line.strip()
+                    if text in ("],", "]"):
+                        break
+                    changes.append(change_of(json.loads(text.removesuffix(","))))
+            envelope = json.loads("{" + handle.read())
+        except json.JSONDecodeError as exc:
+            raise PasserelleError([RuleError("E801", f"not a plan: invalid JSON at line {line_no} ({exc.msg})",
+                                             None)]) from None
+        except (KeyError, TypeError) as exc:
+            raise PasserelleError([RuleError("E801", f"{where}: not a valid plan at line {line_no} ({exc})",
+                                             None)]) from None
+    if not isinstance(envelope, Mapping):
+        raise PasserelleError([RuleError("E801", f"{where}: not a plan (a JSON object is expected)", None)])
+    check_version(envelope, where)
+    return plan_of(envelope, changes.done(), where)

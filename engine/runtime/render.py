@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
-from engine.errors import PasserelleError, RuleError
 from engine.runtime.canonical import to_plain
-from engine.runtime.plan import PLAN_VERSION, Change, FieldChange, Plan, summary
-from engine.runtime.plan_json import change_data
+from engine.runtime.plan import Change, Plan, summary
+from engine.runtime.plan_json import change_data, plan_from_json
 
 __all__ = ["iter_text", "plan_from_json", "plan_to_json", "render_text"]
 
@@ -103,27 +102,3 @@ def plan_to_json(plan: Plan) -> str:
             change.pop("numbers", None)  # written only for product writes carrying numbers
     data["summary"] = summary(plan)
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-
-
-def plan_from_json(text: str, where: str = "plan.json") -> Plan:
-    """A saved plan; a wrong version or shape is a clear error, never a traceback."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PasserelleError([RuleError("E801", f"not a plan: invalid JSON ({exc.msg})", None)]) from None
-    if not isinstance(data, Mapping) or data.get("version") != PLAN_VERSION:
-        found = data.get("version") if isinstance(data, Mapping) else None
-        raise PasserelleError([RuleError("E801", f"{where}: unsupported plan version {found!r} "
-                                         f"(this Passerelle applies version {PLAN_VERSION})", None)])
-    try:
-        changes = tuple(Change(**{**c, "diffs": tuple(FieldChange(**d) for d in c.get("diffs", ())),
-                                  "creates": tuple(c.get("creates", ())), "owned_fields": tuple(c.get("owned_fields", ())),
-                                  "attachments": tuple(c.get("attachments", ())),
-                                  "numbers": tuple(c.get("numbers", ()))})
-                        for c in data["changes"])
-        return Plan(profile=data["profile"], pack=data["pack"], pack_version=data["pack_version"],
-                    created_at=data["created_at"], fingerprint=data["fingerprint"], changes=changes,
-                    unchanged=dict(data["unchanged"]), first_sync=bool(data["first_sync"]), version=data["version"],
-                    enabled=bool(data.get("enabled", True)))
-    except (KeyError, TypeError) as exc:
-        raise PasserelleError([RuleError("E801", f"{where}: not a valid plan ({exc})", None)]) from None
