@@ -222,7 +222,7 @@ def measure_sandbox(records: int, sync_records: int, latency_ms: float, tmp: Pat
                             "first_sync_ceiling_ratio": f"{docs / run.seconds * 60 / CEILING_PER_MIN:.2f}"})
             again = run_cli(["plan", str(profile), "--detailed-exitcode"], env, sandbox)
             scale = 1000 / sync_records
-            figures.update({"replan_1k_unchanged_requests": f"{again.requests * scale:.0f}",
+            figures.update({"replan_1k_unchanged_requests": f"{again.requests * scale:.1f}",
                             "replan_1k_unchanged_seconds": f"{again.seconds * scale:.1f}",
                             "replan_unchanged_exit": "0" if "nothing to do" in again.output.lower()
                             or "no change" in again.output.lower() else "changes"})

@@ -41,6 +41,9 @@ BATCH_SIZE = 30
 # Batches of creates in flight at once: QBO allows 10 requests at a time and 40 batch calls a minute;
 # with 150-300 ms per call, one batch at a time spends most of each window waiting on the network.
 CONCURRENT_BATCHES = 4
+# The state store's statistics are refreshed after this many settled writes, then 4x as many each time
+# (Store.refresh_statistics: a first sync grows the outbox and ledger faster than autovacuum looks).
+ANALYZE_FIRST = 500
 WRITES = ("create", "adopt", "update", "void", "delete")
 Progress = Callable[[int, int, str], None]
 
@@ -145,6 +148,7 @@ class _Applier:
         self.profile = plan.key  # the store key (pack/profile)
         self.total = sum(1 for c in plan.changes if c.action in WRITES) + len(self._creates())
         self.run_id = start_run(store, self.profile, "apply", self.total)
+        self.settled, self.analyze_at = 0, ANALYZE_FIRST
 
     def _creates(self) -> list[Mapping[str, Any]]:
         seen: dict[str, Mapping[str, Any]] = {}
@@ -200,6 +204,10 @@ class _Applier:
             for flow, keys in written.items():
                 resolve_errors_of(conn, self.profile, flow, list(dict.fromkeys(keys)))
             progress_run(conn, self.run_id, self.state.done)
+        self.settled += len(done)
+        if self.settled >= self.analyze_at:  # the tables this run grows: at 500, 2,000, 8,000 ... writes
+            self.analyze_at *= 4
+            self.store.refresh_statistics(("outbox", "ledger", "errors"))
 
     def _fail_before_send(self, change: Change, message: str, *, hint: str | None = None) -> None:
         with self.store.engine.begin() as conn:

@@ -8,9 +8,11 @@ working state. Alembic migrations run on every open (a no-op when current).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
@@ -64,6 +66,15 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def refresh_statistics(self, tables: Sequence[str]) -> None:
+        """PostgreSQL plans a query from statistics autovacuum refreshes about once a minute: a run that grows a
+        table from nothing to thousands of rows in seconds is planned as if it were still empty (an index used
+        for its first columns only, the rest filtered row by row, slower with every batch). ANALYZE reads a
+        bounded sample of rows. SQLite keeps no such statistics: nothing to do."""
+        if self.dialect == "postgresql":
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("ANALYZE " + ", ".join(tables)))
 
 
 def _safe(url: str) -> str:
