@@ -16,6 +16,7 @@ import ast
 import copy
 import itertools
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation
@@ -44,7 +45,7 @@ from engine.functions import FUNCTIONS, PARSED, to_decimal
 from engine.model import Src
 from engine.validate import did_you_mean
 
-__all__ = ["BASE_GLOBALS", "BOUNDED_BINOPS", "LINE_SOURCES", "SCOPE_PREFIX", "CompiledExpr", "ExprEnv", "Skip",
+__all__ = ["AST_LOCK", "BASE_GLOBALS", "BOUNDED_BINOPS", "LINE_SOURCES", "SCOPE_PREFIX", "CompiledExpr", "ExprEnv", "Skip",
            "compile_expr", "inline_body", "read_field"]
 
 # A scope name ``x`` is the local ``_n_x`` in compiled code (names starting with '_' are reserved, so a
@@ -450,6 +451,12 @@ class _Checker(ast.NodeTransformer):
         return self._comprehension(node)
 
 
+# CPython 3.11 keeps the AST constructor's recursion depth in state shared by all threads: two threads
+# building or compiling Python AST objects at once can fail with "AST constructor recursion depth mismatch"
+# (python/cpython#106905). Packs are compiled on the service's threads too, so every parse into AST objects
+# and every compile of one holds this lock.
+AST_LOCK = threading.RLock()
+
 # Calls written out in the compiled code for their common case (X, Y: the checked arguments; v, w: fresh
 # temps); anything else goes through the registry function itself, so the result is always the function's.
 _INLINE_CALLS: Mapping[tuple[str, int], str] = {
@@ -466,7 +473,8 @@ _INLINE_CALLS: Mapping[tuple[str, int], str] = {
 
 def _inline(text: str, **parts: ast.expr) -> ast.expr:
     """The expression ``text`` with its names ``parts`` replaced by those (already checked) trees."""
-    tree = ast.parse(text, mode="eval").body
+    with AST_LOCK:
+        tree = ast.parse(text, mode="eval").body
 
     class Fill(ast.NodeTransformer):
         def visit_Name(self, node: ast.Name) -> ast.AST:
@@ -492,7 +500,8 @@ def _parse(src: Src) -> ast.expr | RuleError:
         return RuleError("E405", f"expression is {len(text)} characters long, over the {MAX_EXPRESSION}-character "
                          f"limit: {text[:60]!r}...", src.loc, src.path, hint="split it into vars")
     try:
-        parsed = simpleeval.SimpleEval().parse(text)
+        with AST_LOCK:
+            parsed = simpleeval.SimpleEval().parse(text)
     except SyntaxError as exc:
         where = f" at character {exc.offset}" if exc.offset else ""
         return RuleError("E404", f"expression syntax error{where}: {exc.msg} in {src.text!r}", src.loc, src.path)
@@ -534,7 +543,9 @@ def compile_expr(src: Src, env: ExprEnv) -> CompiledExpr | list[RuleError]:
     module = ast.fix_missing_locations(ast.Module([func], type_ignores=[]))
     namespace: dict[str, Any] = {**_BASE_GLOBALS, **checker.constants}
     try:
-        exec(compile(module, filename, "exec"), namespace)
+        with AST_LOCK:
+            code = compile(module, filename, "exec")
+        exec(code, namespace)
     except (SyntaxError, ValueError, TypeError) as exc:
         return [RuleError("E404", f"cannot compile expression {src.text!r}: {exc}", src.loc, src.path)]
     SOURCES[filename] = src

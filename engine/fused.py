@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from engine.bounds import EvalFailure, charge
 from engine.context import OMIT
-from engine.expressions import BASE_GLOBALS, LINE_SOURCES, CompiledExpr, inline_body
+from engine.expressions import AST_LOCK, BASE_GLOBALS, LINE_SOURCES, CompiledExpr, inline_body
 from engine.model import Src
 
 __all__ = ["Call", "Const", "Each", "Expr", "Fusable", "Listed", "Lookup", "Node", "Obj", "Ref", "each_items", "fuse"]
@@ -335,7 +335,8 @@ def _build(gen: _Gen) -> Callable[[Scope], Any]:
     number = next(_counter)
     filename = f"<fused#{number}>"
     text = "def _fused(_s):\n" + "\n".join(gen.lines) + "\n"
-    tree = ast.parse(text, filename)
+    with AST_LOCK:
+        tree = ast.parse(text, filename)
     first = text.count("\n") + 2  # inlined expressions sit below the scaffolding, one line each
     lines: dict[int, Src] = {}
 
@@ -351,7 +352,9 @@ def _build(gen: _Gen) -> Callable[[Scope], Any]:
     tree = ast.fix_missing_locations(_KnownMappings(gen.mappings).visit(Inline().visit(tree)))
     namespace: dict[str, Any] = {**BASE_GLOBALS, **gen.namespace, "_OMIT": OMIT, "_each_items": each_items, "_dict": dict,
                               "_getattr": getattr}
-    exec(compile(tree, filename, "exec"), namespace)
+    with AST_LOCK:
+        code = compile(tree, filename, "exec")
+    exec(code, namespace)
     LINE_SOURCES[filename] = lines
     fn: Callable[[Scope], Any] = namespace["_fused"]
     return fn
