@@ -350,14 +350,15 @@ def _c_ref(c: _Compiler, spec: Any, names: frozenset[str]) -> Built:
             if field is not None:
                 return found.get(field)
             if bare:
-                return memo.put(refs, wanted, str(found.get("Id")))
-            ref = {"value": str(found.get("Id"))}
-            label = found.get(name_field) or found.get("Name")
-            if label is not None:
-                ref["name"] = str(label)
-            if type(wanted) is str:
-                memo.put(refs, wanted, dict(ref))
-            return ref
+                answer: Any = str(found.get("Id"))
+            else:
+                answer = {"value": str(found.get("Id"))}
+                label = found.get(name_field) or found.get("Name")
+                if label is not None:
+                    answer["name"] = str(label)
+            if type(wanted) is str:  # only text is remembered (a list or mapping value is not a key)
+                memo.put(refs, wanted, answer if bare else dict(answer))
+            return answer
         if on_missing == "create" and create is not None:
             assert scope is not None
             local = dict(scope)

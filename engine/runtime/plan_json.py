@@ -117,6 +117,17 @@ def plan_from_json(text: str, where: str = "plan.json") -> Plan:
 
 def read_plan_file(path: Path) -> Plan:
     """A saved plan read a change at a time when it has the layout ``write_plan_json`` gives; else read whole."""
+    try:
+        return _read_plan_file(path)
+    except UnicodeDecodeError as exc:
+        raise PasserelleError([RuleError("E801", f"{path}: not a plan (not UTF-8 text at byte {exc.start})",
+                                         None)]) from None
+    except OSError as exc:
+        raise PasserelleError([RuleError("E801", f"{path}: cannot read the plan ({exc.strerror or exc})",
+                                         None)]) from None
+
+
+def _read_plan_file(path: Path) -> Plan:
     where = str(path)
     with path.open(encoding="utf-8") as handle:
         head = handle.readline(), handle.readline()

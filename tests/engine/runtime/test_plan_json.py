@@ -86,3 +86,11 @@ def test_a_broken_saved_plan_file_names_the_line(demo: Loaded, target: QboTarget
     with pytest.raises(PasserelleError) as version:
         read_plan_file(path)
     assert "unsupported plan version 99" in str(version.value)
+
+
+def test_a_saved_plan_that_is_not_text_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(b"\xff\xfe{\x00")
+    with pytest.raises(PasserelleError) as binary:
+        read_plan_file(path)
+    assert "E801" in str(binary.value) and "not UTF-8 text" in str(binary.value)
